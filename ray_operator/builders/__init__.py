@@ -1,0 +1,1 @@
+"""Pure desired-state builders (pods, services, status) computed from a RayCluster."""

@@ -1,0 +1,1 @@
+"""The RayCluster reconciler, its work queue and expectations."""

@@ -1,0 +1,26 @@
+"""Flags of ``ray-operator sandbox``, kept apart from the sandbox so ``--help`` imports nothing heavy."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig",
+        default="sandbox.kubeconfig",
+        help="write a kubeconfig for the sandbox here once it accepts requests (default ./sandbox.kubeconfig)",
+    )
+    parser.add_argument("--port", type=int, default=0, help="HTTPS port of the API server (default: a free port)")
+    parser.add_argument(
+        "--api-only", action="store_true", help="serve only the API-server emulator, without the operator"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["all", "webhook", "controller"],
+        default="all",
+        help="which operator parts run beside the emulator (default all)",
+    )
+    parser.add_argument(
+        "--no-kubelet", action="store_true", help="do not run the fake kubelet that moves pods to Running"
+    )

@@ -1,0 +1,1 @@
+"""Validating and mutating admission webhooks for RayCluster, served over HTTPS by aiohttp."""
