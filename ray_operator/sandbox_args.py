@@ -18,8 +18,8 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=["all", "webhook", "controller"],
-        default="all",
-        help="which operator parts run beside the emulator (default all)",
+        default="webhook",
+        help="which operator parts run beside the emulator (default webhook: the reconciler is not built yet)",
     )
     parser.add_argument(
         "--no-kubelet", action="store_true", help="do not run the fake kubelet that moves pods to Running"

@@ -24,7 +24,10 @@ ENV_PREFIX = "RAY_OPERATOR_"
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     mode: Mode = "all"
-    """Which parts run: ``all`` (webhooks + leader-elected controllers), ``webhook``, ``controller``. Default ``all``."""
+    """Which parts run: ``all`` (webhooks + leader-elected controllers), ``webhook`` or ``controller``.
+
+    Default ``all``.
+    """
 
     kubeconfig: str | None = None
     """Path of a kubeconfig; ``None`` (default) means in-cluster config, then ``$KUBECONFIG``/``~/.kube/config``."""
@@ -43,16 +46,28 @@ class Settings:
     """Port of the HTTPS webhook server (kubebuilder's convention). Default ``9443``."""
 
     webhook_max_body_bytes: int = 3 * 1024 * 1024
-    """Largest AdmissionReview body accepted; larger requests get 413. Default 3 MiB (etcd's object limit is 1.5 MiB)."""
+    """Largest AdmissionReview body accepted; larger requests get 413.
+
+    Default 3 MiB (etcd keeps objects up to 1.5 MiB).
+    """
 
     webhook_service_name: str = "ray-operator-webhook-service"
-    """Service in front of the webhook server; names the serving certificate. Default ``ray-operator-webhook-service``."""
+    """Service in front of the webhook server; names the serving certificate.
+
+    Default ``ray-operator-webhook-service``.
+    """
 
     validating_webhook_name: str = "ray-operator-validating-webhook-configuration"
-    """ValidatingWebhookConfiguration whose caBundle is kept filled. Default ``ray-operator-validating-webhook-configuration``."""
+    """ValidatingWebhookConfiguration whose caBundle is kept filled.
+
+    Default ``ray-operator-validating-webhook-configuration``.
+    """
 
     mutating_webhook_name: str = "ray-operator-mutating-webhook-configuration"
-    """MutatingWebhookConfiguration whose caBundle is kept filled. Default ``ray-operator-mutating-webhook-configuration``."""
+    """MutatingWebhookConfiguration whose caBundle is kept filled.
+
+    Default ``ray-operator-mutating-webhook-configuration``.
+    """
 
     # --- certificates ---------------------------------------------------------------------
     cert_source: CertSource = "self-signed"
@@ -62,7 +77,10 @@ class Settings:
     """Directory read in ``files`` mode (kubebuilder's default path)."""
 
     cert_secret_name: str = "ray-operator-webhook-certs"
-    """Secret holding ca.crt, ca.key, tls.crt and tls.key in ``self-signed`` mode. Default ``ray-operator-webhook-certs``."""
+    """Secret holding ca.crt, ca.key, tls.crt and tls.key in ``self-signed`` mode.
+
+    Default ``ray-operator-webhook-certs``.
+    """
 
     cert_key_algorithm: KeyAlgorithm = "ecdsa-p256"
     """Key type of the CA and serving certificate. Default ``ecdsa-p256``; ``rsa-2048`` for old clients."""
