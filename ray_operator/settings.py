@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Mode = Literal["all", "webhook", "controller"]
 CertSource = Literal["self-signed", "files"]
@@ -179,4 +179,15 @@ def settings_from(args: argparse.Namespace | None = None, environ: dict[str, str
             values[f.name] = given if isinstance(given, bool) else _coerce(str(given), default)
         elif env_var(f.name) in env:
             values[f.name] = _coerce(env[env_var(f.name)], default)
+    _check_choices(values)
     return Settings(**values)
+
+
+def _check_choices(values: dict[str, Any]) -> None:
+    """Refuse a value outside a Literal's choices with the flag, env var and allowed values in the message."""
+    hints = get_type_hints(Settings)
+    for name, value in values.items():
+        hint = hints[name]
+        if get_origin(hint) is Literal and value not in get_args(hint):
+            allowed = ", ".join(repr(choice) for choice in get_args(hint))
+            raise ValueError(f"{_flag_name(name)} ({env_var(name)}) must be one of {allowed}, not {value!r}")
