@@ -1,0 +1,1 @@
+"""Vendored, generated Kubernetes schemas (see ray_operator.api.podtemplate_schema); data only."""
