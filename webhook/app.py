@@ -1,0 +1,158 @@
+"""The aiohttp application behind the two admission webhook paths, and its HTTP-level guards.
+
+Everything the API server (or anything else that reaches the port) can send is answered with a
+deliberate status: 405 for a method other than POST, 415 for a body that is not
+``application/json``, 413 above the size limit (checked from Content-Length before reading, and
+again while reading a chunked body), 400 with a message for malformed JSON or a review without
+``request``. A failure inside a rule function becomes a denial with code 500 *inside* a well-formed
+review, so the API server reports it as the webhook's answer instead of a broken call. The HTTP
+status 500 is never sent by our code.
+
+Metrics are reported through a small observer protocol so that this package stays independent of
+the operator's metrics registry (``ray_operator.metrics`` implements it).
+
+Decided against: ``web.json_response`` with ``json.dumps`` of model dumps (pydantic serialises in one
+pass) and aiohttp's default error pages (text without a reason the user can act on).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from webhook.handlers import mutate_request, validate_request
+from webhook.review import (
+    ADMISSION_GROUP_VERSIONS,
+    AdmissionRequest,
+    AdmissionResponse,
+    AdmissionReviewRequest,
+    AdmissionReviewResponse,
+    Status,
+)
+from webhook.rules import Rules
+
+VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
+MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
+
+ReviewHandler = Callable[..., AdmissionResponse]
+
+
+class RequestObserver(Protocol):
+    """Receives one ``started`` and one ``finished`` call per request on a webhook path."""
+
+    def started(self, webhook: str) -> None: ...
+
+    def finished(self, webhook: str, code: int, seconds: float) -> None: ...
+
+
+class _NoObserver:
+    def started(self, webhook: str) -> None:
+        return None
+
+    def finished(self, webhook: str, code: int, seconds: float) -> None:
+        return None
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", content_type="text/plain", headers=headers)
+
+
+def describe_validation_error(exc: ValidationError, *, limit: int = 5) -> str:
+    """A short, input-free description: ``malformed JSON: …`` or ``malformed AdmissionReview: loc: msg; …``."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if errors and errors[0]["type"] == "json_invalid":
+        return f"malformed JSON: {errors[0]['msg']}"
+    parts = []
+    for err in errors[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['msg']}")
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "malformed AdmissionReview: " + "; ".join(parts) + more
+
+
+def parse_review(body: bytes) -> AdmissionReviewRequest | str:
+    """The parsed review, or the 400 message explaining why it cannot be used."""
+    try:
+        review = AdmissionReviewRequest.model_validate_json(body)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    if review.api_version not in ADMISSION_GROUP_VERSIONS or review.kind != "AdmissionReview":
+        return (
+            f"expected an AdmissionReview of {' or '.join(ADMISSION_GROUP_VERSIONS)}, "
+            f"got apiVersion {review.api_version!r} kind {review.kind!r}"
+        )
+    if review.request is None:
+        return "the AdmissionReview has no request"
+    return review
+
+
+def build_app(
+    *,
+    rules: Rules,
+    max_body_bytes: int,
+    logger: Any = None,
+    observer: RequestObserver | None = None,
+) -> web.Application:
+    """The webhook application: POST ``VALIDATE_PATH`` and ``MUTATE_PATH``, everything else refused."""
+    log = logger if logger is not None else structlog.get_logger("webhook")
+    obs: RequestObserver = observer if observer is not None else _NoObserver()
+    app = web.Application(client_max_size=max_body_bytes)
+
+    def endpoint(
+        path: str, handler: Callable[[AdmissionRequest], AdmissionResponse]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            obs.started(path)
+            began = time.perf_counter()
+            response = await _serve(request, handler, max_body_bytes=max_body_bytes, logger=log)
+            obs.finished(path, response.status, time.perf_counter() - began)
+            return response
+
+        return serve
+
+    app.router.add_route(
+        "*", VALIDATE_PATH, endpoint(VALIDATE_PATH, lambda r: validate_request(r, rules=rules, logger=log))
+    )
+    app.router.add_route("*", MUTATE_PATH, endpoint(MUTATE_PATH, lambda r: mutate_request(r, rules=rules, logger=log)))
+    return app
+
+
+async def _serve(
+    request: web.Request,
+    handler: Callable[[AdmissionRequest], AdmissionResponse],
+    *,
+    max_body_bytes: int,
+    logger: Any,
+) -> web.StreamResponse:
+    if request.method != "POST":
+        return _text(405, f"method {request.method} is not allowed; send POST", headers={"Allow": "POST"})
+    if request.content_type != "application/json":
+        return _text(415, f"content type {request.content_type!r} is not supported; send application/json")
+    length = request.content_length
+    if length is not None and length > max_body_bytes:
+        return _text(413, f"request body of {length} bytes is larger than the limit of {max_body_bytes} bytes")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _text(413, f"request body is larger than the limit of {max_body_bytes} bytes")
+    parsed = parse_review(body)
+    if isinstance(parsed, str):
+        logger.info("admission.bad_request", path=request.path, reason=parsed)
+        return _text(400, parsed)
+    assert parsed.request is not None  # parse_review guarantees it
+    try:
+        answer = handler(parsed.request)
+    except Exception as exc:  # a bug in our handlers: still answer the review, never an HTTP 500
+        logger.exception("admission.handler_failed", admission_uid=parsed.request.uid)
+        answer = AdmissionResponse(
+            uid=parsed.request.uid,
+            allowed=False,
+            status=Status(code=500, reason="InternalError", message=f"internal error: {type(exc).__name__}"),
+        )
+    review = AdmissionReviewResponse(apiVersion=parsed.api_version, response=answer)
+    return web.Response(status=200, body=review.to_json(), content_type="application/json")
