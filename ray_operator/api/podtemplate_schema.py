@@ -59,11 +59,8 @@ VENDORED_TYPES: tuple[str, ...] = (
     "io.k8s.api.core.v1.Service",
     "io.k8s.api.core.v1.VolumeMount",
     "io.k8s.api.networking.v1.IngressTLS",
-    "io.k8s.api.networking.v1.NetworkPolicyEgressRule",
-    "io.k8s.api.networking.v1.NetworkPolicyIngressRule",
-    "io.k8s.apimachinery.pkg.apis.meta.v1.Condition",
 )
-"""Other Kubernetes types RayCluster fields hold; vendored next to the pod template."""
+"""Other Kubernetes types RayCluster fields hold (``x-ray-operator-k8s-definition`` in the models)."""
 
 PODTEMPLATESPEC_FILE = "podtemplatespec-v1.32.json"
 TYPES_FILE = "k8s-types-v1.32.json"

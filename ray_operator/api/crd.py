@@ -1,0 +1,587 @@
+"""The ``rayclusters.ray.io`` CustomResourceDefinition, generated from the pydantic models.
+
+The models in :mod:`ray_operator.api.models` are the one definition of the RayCluster API; this
+module turns ``RayCluster.model_json_schema()`` into the *structural* OpenAPI v3 schema the API
+server demands, so the CRD can never disagree with the models (DESIGN.md: never hand-edited):
+
+* ``$defs`` are inlined; Optionals lose their ``null`` branch (no ``anyOf`` for them); ``int | str``
+  becomes ``x-kubernetes-int-or-string``; ``Literal``/enums become ``enum``; sets become
+  ``x-kubernetes-list-type: set``; JSON-Schema-2020 numeric ``exclusiveMinimum`` becomes the
+  OpenAPI v3.0 boolean form; titles go, descriptions on our own fields stay (so ``kubectl explain
+  rayclusters.spec.workerGroupSpecs`` teaches);
+* fields that hold Kubernetes types (pod templates, the head Service, autoscaler resources/env...)
+  are plain dicts in the models, marked ``x-ray-operator-k8s-definition: <definition>``; their
+  schema is the vendored one from :mod:`ray_operator.api.podtemplate_schema` (for a list, its items');
+* schema defaults only where KubeRay's CRD has them (:data:`SCHEMA_DEFAULTS`): a default in the
+  schema is written into every stored object, so a pydantic default that only states the
+  *behaviour* of an absent field (``enableIngress=False``...) stays out;
+* KubeRay's printer columns, ``categories: [all]``, the status subresource and the two CEL
+  immutability rules (``spec.managedBy``, ``spec.gcsFaultToleranceOptions.backend``).
+
+Output is deterministic (sorted keys). The CRD must stay small enough for plain ``kubectl apply
+-f``, which stores the whole object as JSON in a 256 KiB annotation (about 150 KiB here). The YAML
+file is kept under 256 KiB too: leaf schema nodes are in flow style (``{type: string}``) and the
+worker pod spec, identical to the head's, is a YAML alias (``*podSpec``) of it; kubectl and
+kustomize expand aliases, so the API server sees two full copies.
+Decided against: embedding descriptions inside the pod templates (3x the size), a ``scale``
+subresource (a RayCluster has several replica counts), and a v1alpha1 version (never stored here).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from ray_operator.api import constants
+from ray_operator.api.models import K8S_DEFINITION_KEY
+from ray_operator.api.podtemplate_schema import (
+    PODTEMPLATESPEC,
+    load_vendored_podtemplatespec,
+    load_vendored_types,
+)
+
+Schema = dict[str, Any]
+
+SCHEMA_DEFAULTS: Mapping[str, Any] = {
+    "spec.workerGroupSpecs[].replicas": 0,
+    "spec.workerGroupSpecs[].minReplicas": 0,
+    "spec.workerGroupSpecs[].maxReplicas": constants.DEFAULT_MAX_REPLICAS,
+    "spec.workerGroupSpecs[].numOfHosts": constants.DEFAULT_NUM_OF_HOSTS,
+    "spec.workerGroupSpecs[].priority": 0,
+    "spec.networkPolicy.mode": "DenyAll",
+}
+"""The only defaults the schema carries: KubeRay's schema defaults, which the API server writes."""
+
+IMMUTABLE_FIELDS: Mapping[str, str] = {
+    "spec.managedBy": "the managedBy field is immutable",
+    "spec.gcsFaultToleranceOptions.backend": "gcsFaultToleranceOptions.backend is immutable",
+}
+"""Fields with a ``self == oldSelf`` CEL rule, and the message the API server returns."""
+
+PRINTER_COLUMNS: tuple[Schema, ...] = (
+    {"name": "desired workers", "type": "integer", "jsonPath": ".status.desiredWorkerReplicas"},
+    {"name": "available workers", "type": "integer", "jsonPath": ".status.availableWorkerReplicas"},
+    {"name": "cpus", "type": "string", "jsonPath": ".status.desiredCPU"},
+    {"name": "memory", "type": "string", "jsonPath": ".status.desiredMemory"},
+    {"name": "gpus", "type": "string", "jsonPath": ".status.desiredGPU"},
+    {"name": "tpus", "type": "string", "jsonPath": ".status.desiredTPU", "priority": 1},
+    {"name": "status", "type": "string", "jsonPath": ".status.state"},
+    {"name": "age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "head pod IP", "type": "string", "jsonPath": ".status.head.podIP", "priority": 1},
+    {"name": "head service IP", "type": "string", "jsonPath": ".status.head.serviceIP", "priority": 1},
+)
+"""KubeRay's ``kubectl get rayclusters`` columns (priority 1 = only with ``-o wide``)."""
+
+ROOT_DESCRIPTION = (
+    "RayCluster is a Ray cluster on Kubernetes: one head pod and any number of worker groups, "
+    "reconciled by ray-operator (field-compatible with KubeRay's ray.io/v1 RayCluster)."
+)
+API_VERSION_DESCRIPTION = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers should convert "
+    "recognized schemas to the latest internal value, and may reject unrecognized values. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"
+)
+KIND_DESCRIPTION = (
+    "Kind is a string value representing the REST resource this object represents. Servers may infer this "
+    "from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"
+)
+
+# Every key a CRD's JSONSchemaProps accepts (apiextensions.k8s.io/v1); anything else is rejected.
+JSON_SCHEMA_PROPS_KEYS = frozenset(
+    {
+        "$ref",
+        "$schema",
+        "additionalItems",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "default",
+        "definitions",
+        "dependencies",
+        "description",
+        "enum",
+        "example",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "externalDocs",
+        "format",
+        "id",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "nullable",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "properties",
+        "required",
+        "title",
+        "type",
+        "uniqueItems",
+        "x-kubernetes-embedded-resource",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-list-map-keys",
+        "x-kubernetes-list-type",
+        "x-kubernetes-map-type",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-validations",
+    }
+)
+_CARRIED_KEYWORDS = (
+    "format",
+    "maxItems",
+    "maxLength",
+    "maxProperties",
+    "maximum",
+    "minItems",
+    "minLength",
+    "minProperties",
+    "minimum",
+    "multipleOf",
+    "nullable",
+    "pattern",
+)
+_SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean"})
+_INT_OR_STRING: Schema = {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}
+
+
+class CrdGenerationError(ValueError):
+    """The models use a construct that has no structural-schema form; the message names the field."""
+
+
+def _resolve_ref(ref: str, defs: Mapping[str, Any], *, path: str) -> tuple[str, Mapping[str, Any]]:
+    name = ref.rsplit("/", 1)[-1]
+    if name not in defs:
+        raise CrdGenerationError(f"{path}: unresolvable $ref {ref!r}")
+    return name, defs[name]
+
+
+class _FromPydantic:
+    def __init__(self, *, defs: Mapping[str, Any], k8s_schemas: Mapping[str, Schema]) -> None:
+        self._defs = defs
+        self._k8s = k8s_schemas
+
+    def convert(self, raw: Mapping[str, Any], *, path: str, stack: tuple[str, ...]) -> Schema:
+        description = raw.get("description")
+        pydantic_default = raw.get("default")
+        target = self._unwrap(raw, path=path, stack=stack)
+        if not target:  # a reference cycle
+            node: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        elif K8S_DEFINITION_KEY in target[1]:
+            node = self._kubernetes_type(target[1], path=path)
+        else:
+            ref_name, body = target
+            inner_stack = (*stack, ref_name) if ref_name else stack
+            node = self._convert_body(body, path=path, stack=inner_stack)
+            description = description if description is not None else body.get("description")
+            if pydantic_default is None:
+                pydantic_default = body.get("default")
+        if isinstance(description, str) and description.strip():
+            node["description"] = description.strip()
+        self._apply_default(node, path=path, pydantic_default=pydantic_default)
+        if path in IMMUTABLE_FIELDS:
+            rule = {"rule": "self == oldSelf", "message": IMMUTABLE_FIELDS[path]}
+            node["x-kubernetes-validations"] = [*node.get("x-kubernetes-validations", []), rule]
+        return node
+
+    def _unwrap(
+        self, raw: Mapping[str, Any], *, path: str, stack: tuple[str, ...]
+    ) -> tuple[str, Mapping[str, Any]] | tuple[()]:
+        """Follow ``$ref``/single ``allOf``/Optional ``anyOf`` to the schema that carries the type."""
+        ref_name = ""
+        current: Mapping[str, Any] = raw
+        for _ in range(32):
+            if "$ref" in current:
+                ref_name, current = _resolve_ref(current["$ref"], self._defs, path=path)
+                if ref_name in stack:
+                    return ()
+                continue
+            if "allOf" in current and len(current["allOf"]) == 1:
+                current = current["allOf"][0]
+                continue
+            union = current.get("anyOf") or current.get("oneOf")
+            if union is not None:
+                branches = [b for b in union if b.get("type") != "null"]
+                if len(branches) == 1:
+                    current = {**{k: v for k, v in current.items() if k not in ("anyOf", "oneOf")}, **branches[0]}
+                    continue
+            return ref_name, current
+        raise CrdGenerationError(f"{path}: schema nesting too deep")
+
+    def _kubernetes_type(self, body: Mapping[str, Any], *, path: str) -> Schema:
+        """A raw-dict field whose schema is a Kubernetes definition (for a list: its items')."""
+        name = body[K8S_DEFINITION_KEY]
+        if name not in self._k8s:
+            raise CrdGenerationError(
+                f"{path}: Kubernetes type {name!r} is not vendored; add it to VENDORED_TYPES in "
+                "ray_operator/api/podtemplate_schema.py and run python -m ray_operator.api.podtemplate_schema"
+            )
+        schema = copy.deepcopy(self._k8s[name])
+        if body.get("type") != "array":
+            return schema
+        node: Schema = {"type": "array", "items": schema}
+        _carry(body, node)
+        return node
+
+    def _convert_body(self, body: Mapping[str, Any], *, path: str, stack: tuple[str, ...]) -> Schema:
+        union = body.get("anyOf") or body.get("oneOf")
+        if union is not None:
+            node = self._convert_union(union, path=path)
+            _carry(body, node)
+            return node
+        node = {}
+        kind = body.get("type")
+        if isinstance(kind, list):
+            kinds = [k for k in kind if k != "null"]
+            if len(kinds) != 1:
+                raise CrdGenerationError(f"{path}: a field must have one type, got {kind}")
+            kind = kinds[0]
+        enum = body.get("enum")
+        if "const" in body:
+            enum = [body["const"]]
+        if enum is not None:
+            enum = [v for v in enum if v is not None]
+            node["enum"] = list(enum)
+            if kind is None:
+                kind = _json_type_of(enum, path=path)
+        _carry(body, node)
+        if kind == "object" or "properties" in body:
+            node["type"] = "object"
+            self._convert_object(body, node, path=path, stack=stack)
+        elif kind == "array":
+            node["type"] = "array"
+            if not isinstance(body.get("items"), Mapping):
+                raise CrdGenerationError(f"{path}: a list needs one item type")
+            node["items"] = self.convert(body["items"], path=f"{path}[]", stack=stack)
+            if body.get("uniqueItems"):
+                if node["items"].get("type") not in _SCALAR_TYPES:
+                    raise CrdGenerationError(f"{path}: a set must hold scalars")
+                node["x-kubernetes-list-type"] = "set"
+        elif kind in _SCALAR_TYPES:
+            node["type"] = kind
+        elif kind is None and not node.get("x-kubernetes-preserve-unknown-fields"):
+            raise CrdGenerationError(f"{path}: untyped field (Any); give it a type or a Kubernetes type mapping")
+        elif kind is not None:
+            raise CrdGenerationError(f"{path}: unsupported type {kind!r}")
+        return node
+
+    def _convert_object(self, body: Mapping[str, Any], node: Schema, *, path: str, stack: tuple[str, ...]) -> None:
+        properties = body.get("properties") or {}
+        additional = body.get("additionalProperties")
+        if properties:
+            node["properties"] = {
+                name: self.convert(value, path=f"{path}.{name}" if path else name, stack=stack)
+                for name, value in properties.items()
+            }
+            required = [name for name in body.get("required", ()) if name in properties]
+            if required:
+                node["required"] = required
+        elif isinstance(additional, Mapping) and additional:
+            node["additionalProperties"] = self.convert(additional, path=f"{path}{{}}", stack=stack)
+        elif additional is False:
+            node["properties"] = {}
+        else:
+            node["x-kubernetes-preserve-unknown-fields"] = True
+
+    def _convert_union(self, union: list[Mapping[str, Any]], *, path: str) -> Schema:
+        kinds = {branch.get("type") for branch in union if branch.get("type") != "null"}
+        if kinds == {"integer", "string"}:
+            return copy.deepcopy(_INT_OR_STRING)
+        if all("enum" in b or "const" in b for b in union):
+            values: list[Any] = []
+            for branch in union:
+                values.extend(branch.get("enum", [branch.get("const")]))
+            return {"type": _json_type_of(values, path=path), "enum": values}
+        raise CrdGenerationError(f"{path}: a union of {sorted(map(str, kinds))} has no structural form")
+
+    def _apply_default(self, node: Schema, *, path: str, pydantic_default: Any) -> None:
+        if path not in SCHEMA_DEFAULTS:
+            return
+        value = SCHEMA_DEFAULTS[path]
+        if pydantic_default is not None and pydantic_default != value:
+            raise CrdGenerationError(
+                f"{path}: the model defaults to {pydantic_default!r} but the schema default is {value!r}; "
+                "make them agree"
+            )
+        node["default"] = value
+
+
+def _carry(body: Mapping[str, Any], node: Schema) -> None:
+    """Copy constraints and ``x-kubernetes-*`` extensions, in their OpenAPI v3.0 spelling."""
+    for keyword in _CARRIED_KEYWORDS:
+        if keyword in body:
+            node[keyword] = copy.deepcopy(body[keyword])
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = body.get(bound)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            node[limit] = value
+            node[bound] = True
+    for key, value in body.items():
+        if key.startswith("x-kubernetes-"):
+            node[key] = copy.deepcopy(value)
+
+
+def _json_type_of(values: list[Any], *, path: str) -> str:
+    kinds = {
+        "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else type(v).__name__ for v in values
+    }
+    mapping = {"str": "string", "integer": "integer", "boolean": "boolean", "float": "number"}
+    if len(kinds) != 1 or next(iter(kinds)) not in mapping:
+        raise CrdGenerationError(f"{path}: enum values of mixed or unsupported types {sorted(kinds)}")
+    return mapping[next(iter(kinds))]
+
+
+def _k8s_schemas() -> dict[str, Schema]:
+    schemas = load_vendored_types()
+    schemas[PODTEMPLATESPEC] = load_vendored_podtemplatespec()
+    return schemas
+
+
+def _default_model() -> type[BaseModel]:
+    from ray_operator.api.models import RayCluster
+
+    return RayCluster
+
+
+def openapi_schema_from_model(model: type[BaseModel]) -> Schema:
+    """The CRD version's ``openAPIV3Schema`` for a RayCluster-shaped pydantic model."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    converter = _FromPydantic(defs=raw.get("$defs", {}), k8s_schemas=_k8s_schemas())
+    properties = raw.get("properties", {})
+    root: Schema = {
+        "description": ROOT_DESCRIPTION,
+        "type": "object",
+        "properties": {
+            "apiVersion": {"description": API_VERSION_DESCRIPTION, "type": "string"},
+            "kind": {"description": KIND_DESCRIPTION, "type": "string"},
+            "metadata": {"type": "object"},
+        },
+    }
+    for name in ("spec", "status"):
+        if name in properties:
+            root["properties"][name] = converter.convert(properties[name], path=name, stack=(model.__name__,))
+    required = [name for name in raw.get("required", ()) if name in ("spec",)]
+    if required:
+        root["required"] = required
+    return root
+
+
+def build_crd(*, model: type[BaseModel] | None = None) -> Schema:
+    """The ``rayclusters.ray.io`` CustomResourceDefinition as a dict (apiextensions.k8s.io/v1)."""
+    schema = openapi_schema_from_model(model if model is not None else _default_model())
+    problems = structural_problems(schema)
+    if problems:
+        raise CrdGenerationError("the generated schema is not structural:\n  " + "\n  ".join(problems))
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": constants.CRD_NAME},
+        "spec": {
+            "group": constants.GROUP,
+            "names": {
+                "categories": list(constants.CATEGORIES),
+                "kind": constants.KIND,
+                "listKind": constants.LIST_KIND,
+                "plural": constants.PLURAL,
+                "singular": constants.SINGULAR,
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": constants.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [dict(column) for column in PRINTER_COLUMNS],
+                }
+            ],
+        },
+    }
+
+
+class _CrdDumper(yaml.SafeDumper):
+    """Block style for structure, flow style for leaf schema nodes such as ``{type: string}``.
+
+    Repeated pod specs are written once with an anchor (``&podSpec``) and then referenced
+    (``*podSpec``); every other repetition is written out in full.
+    """
+
+    shared_ids: frozenset[int] = frozenset()
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return id(data) not in self.shared_ids
+
+    def generate_anchor(self, node: Any) -> str:
+        self.last_anchor_id += 1
+        return "podSpec" if self.last_anchor_id == 1 else f"podSpec{self.last_anchor_id}"
+
+
+def _is_leaf(value: Any) -> bool:
+    return not isinstance(value, dict | list) or (
+        isinstance(value, list) and all(not isinstance(item, dict | list) for item in value)
+    )
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
+    schema_leaf = "type" in data or "x-kubernetes-int-or-string" in data
+    flow = schema_leaf and "description" not in data and all(_is_leaf(value) for value in data.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", sorted(data.items()), flow_style=flow)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(item, dict | list) for item in data) and all(
+        not isinstance(item, str) or len(item) < 60 for item in data
+    )
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_CrdDumper.add_representer(dict, _represent_dict)
+_CrdDumper.add_representer(list, _represent_list)
+
+
+def _share_pod_specs(document: Any, pod_spec: Mapping[str, Any]) -> tuple[Any, frozenset[int]]:
+    """A copy of ``document`` in which every subtree equal to ``pod_spec`` is one shared object."""
+    shared: dict[str, Any] = {}
+
+    def copy_node(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.keys() == pod_spec.keys() and node == pod_spec:
+                return shared.setdefault("spec", copy.deepcopy(node))
+            return {key: copy_node(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [copy_node(item) for item in node]
+        return node
+
+    result = copy_node(document)
+    return result, frozenset(id(value) for value in shared.values())
+
+
+def render_yaml(document: Mapping[str, Any]) -> str:
+    """Deterministic YAML in the CRD file's style (an equal pod spec is written once, then aliased)."""
+    pod_spec = load_vendored_podtemplatespec()["properties"]["spec"]
+    shared_document, shared_ids = _share_pod_specs(dict(document), pod_spec)
+    dumper = type("_Dumper", (_CrdDumper,), {"shared_ids": shared_ids})
+    text: str = yaml.dump(shared_document, Dumper=dumper, width=120, allow_unicode=True)
+    return text
+
+
+def render_crd_yaml(*, model: type[BaseModel] | None = None) -> str:
+    """What ``ray-operator crd`` prints and ``config/crd/bases/ray.io_rayclusters.yaml`` holds."""
+    return render_yaml(build_crd(model=model))
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if not isinstance(node, Mapping):
+        yield path, node
+        return
+    yield path, node
+    for name, child in (node.get("properties") or {}).items():
+        yield from _walk(child, f"{path}.{name}")
+    if "items" in node:
+        yield from _walk(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), Mapping):
+        yield from _walk(node["additionalProperties"], f"{path}{{}}")
+    for keyword in ("anyOf", "allOf", "oneOf"):
+        for index, branch in enumerate(node.get(keyword) or ()):
+            yield from _walk(branch, f"{path}.{keyword}[{index}]")
+
+
+def _node_problems(path: str, node: Any, *, in_junctor: bool) -> list[str]:
+    if not isinstance(node, Mapping):
+        return [f"{path}: schema must be an object, got {type(node).__name__}"]
+    problems = [f"{path}: unknown keyword {key!r}" for key in node if key not in JSON_SCHEMA_PROPS_KEYS]
+    for forbidden in ("$ref", "definitions", "dependencies", "patternProperties", "additionalItems", "not", "oneOf"):
+        if forbidden in node:
+            problems.append(f"{path}: {forbidden} is not allowed in a structural schema")
+    if node.get("uniqueItems") is True:
+        problems.append(f"{path}: uniqueItems is forbidden; use x-kubernetes-list-type: set")
+    if in_junctor:
+        if set(node) - {"type"} or node.get("type") not in ("integer", "string"):
+            problems.append(f"{path}: only the int-or-string anyOf form is allowed")
+        return problems
+    kind = node.get("type")
+    int_or_string = node.get("x-kubernetes-int-or-string") is True
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if kind is None and not (int_or_string or preserve):
+        problems.append(f"{path}: no type (and neither int-or-string nor preserve-unknown-fields)")
+    if kind is not None and kind not in {*_SCALAR_TYPES, "object", "array"}:
+        problems.append(f"{path}: invalid type {kind!r}")
+    if int_or_string and kind is not None:
+        problems.append(f"{path}: x-kubernetes-int-or-string must not have a type")
+    if "anyOf" in node and not (int_or_string and node["anyOf"] == _INT_OR_STRING["anyOf"]):
+        problems.append(f"{path}: anyOf is only allowed as the int-or-string form")
+    if "allOf" in node:
+        problems.append(f"{path}: allOf is not allowed")
+    if "properties" in node and "additionalProperties" in node:
+        problems.append(f"{path}: properties and additionalProperties are mutually exclusive")
+    if "additionalProperties" in node and not isinstance(node["additionalProperties"], Mapping):
+        problems.append(f"{path}: additionalProperties must be a schema")
+    if ("properties" in node or "additionalProperties" in node) and kind != "object":
+        problems.append(f"{path}: properties need type object")
+    if kind == "array" and not isinstance(node.get("items"), Mapping):
+        problems.append(f"{path}: an array needs exactly one items schema")
+    if "items" in node and kind != "array":
+        problems.append(f"{path}: items needs type array")
+    problems.extend(_list_problems(path, node))
+    if node.get("x-kubernetes-map-type") not in (None, "granular", "atomic"):
+        problems.append(f"{path}: invalid x-kubernetes-map-type")
+    for rule in node.get("x-kubernetes-validations", ()):
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("rule"), str):
+            problems.append(f"{path}: every x-kubernetes-validations entry needs a rule string")
+    return problems
+
+
+def _list_problems(path: str, node: Mapping[str, Any]) -> list[str]:
+    list_type = node.get("x-kubernetes-list-type")
+    problems: list[str] = []
+    if list_type not in (None, "atomic", "set", "map"):
+        problems.append(f"{path}: invalid x-kubernetes-list-type {list_type!r}")
+    if list_type is not None and node.get("type") != "array":
+        problems.append(f"{path}: x-kubernetes-list-type needs type array")
+    keys = node.get("x-kubernetes-list-map-keys")
+    if (list_type == "map") != bool(keys):
+        problems.append(f"{path}: x-kubernetes-list-map-keys goes with x-kubernetes-list-type: map")
+    if list_type == "map" and keys:
+        items = node.get("items") or {}
+        item_properties = items.get("properties") or {}
+        for key in keys:
+            prop = item_properties.get(key)
+            if prop is None:
+                problems.append(f"{path}: list-map key {key!r} is not a property of the items")
+            elif prop.get("type") not in _SCALAR_TYPES:
+                problems.append(f"{path}: list-map key {key!r} must be a scalar")
+            elif key not in items.get("required", ()) and "default" not in prop:
+                problems.append(f"{path}: list-map key {key!r} must be required or have a default")
+    if list_type == "set":
+        item_type = (node.get("items") or {}).get("type")
+        if item_type not in _SCALAR_TYPES:
+            problems.append(f"{path}: x-kubernetes-list-type set needs scalar items")
+    return problems
+
+
+def structural_problems(schema: Mapping[str, Any]) -> list[str]:
+    """Everything that would make the API server reject this ``openAPIV3Schema`` as non-structural."""
+    problems: list[str] = []
+    if schema.get("type") != "object":
+        problems.append("<root>: type must be object")
+    metadata = (schema.get("properties") or {}).get("metadata")
+    if metadata is not None and dict(metadata) != {"type": "object"}:
+        problems.append("<root>.metadata: must be exactly {type: object}")
+    for path, node in _walk(schema, "<root>"):
+        in_junctor = any(part.startswith(("anyOf[", "allOf[", "oneOf[")) for part in path.rsplit(".", 1)[-1:])
+        problems.extend(_node_problems(path, node, in_junctor=in_junctor))
+    return problems
