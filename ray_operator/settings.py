@@ -127,6 +127,22 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form settings for tests; not exposed as flags."""
 
+    # --- process runtime (appended by the runtime) ----------------------------------------
+    probe_host: str = "0.0.0.0"
+    """Address the ``/healthz``/``/readyz`` server binds. Default ``0.0.0.0``."""
+
+    metrics_host: str = "0.0.0.0"
+    """Address the ``/metrics`` server binds. Default ``0.0.0.0``."""
+
+    shutdown_timeout_seconds: float = 5.0
+    """How long in-flight requests may finish after SIGTERM before connections are closed.
+
+    Default 5 s (inside kubebuilder's 10 s ``terminationGracePeriodSeconds``).
+    """
+
+    kube_request_timeout_seconds: float = 30.0
+    """Client timeout of an API call that sets none itself (connect 10 s at most). Default 30 s."""
+
 
 def _flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")

@@ -1,0 +1,320 @@
+"""The operator process: one event loop, one root ``asyncio.TaskGroup``, a clean exit either way.
+
+``ray-operator run`` builds ``Settings`` and calls ``run``, which composes the root tasks:
+
+* **certificates** - the certificate source's loop (create/load, inject caBundle, rotate);
+* **webhook** - waits for a first certificate, then serves HTTPS from the source's live SSLContext;
+* **probes** - ``/healthz`` and ``/readyz`` (ready only once the webhook completes a verified handshake);
+* **metrics** - ``/metrics`` with controller-runtime's metric names.
+
+``--mode webhook`` is all there is today: no leader election, no reconciliation, no pod writes. The
+reconciler is not built yet, so ``--mode all`` (the default) and ``--mode controller`` stop at once
+with exit code 2 and say so rather than run a webhook and pretend to reconcile.
+
+A root task that raises - or returns, which for a serve-forever task is also a failure - cancels
+the others and the process exits 1 after one ``root_task_crashed`` log line naming the task.
+SIGTERM and SIGINT stop every task gracefully and the process exits 0.
+
+The Kubernetes client is created inside the running loop and closed on the way out; every API call
+that does not set its own timeout gets ``kube_request_timeout_seconds`` (kubernetes_asyncio has none).
+
+Decided against: ``asyncio.gather`` (a crash leaves siblings running) and a process supervisor
+thread (one loop is enough; the webhook handlers never block it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import ssl
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from ray_operator.logging import configure_logging
+from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
+from ray_operator.probes import HandshakeOk, build_probe_app, webhook_ready_check
+from ray_operator.settings import Settings, settings_from
+from webhook.app import build_app
+from webhook.rules import Rules
+from webhook.server import HttpsServer
+
+EXIT_OK = 0
+EXIT_CRASHED = 1
+EXIT_USAGE = 2
+
+log = structlog.get_logger("ray_operator.runtime")
+
+
+class CertificateSource(Protocol):
+    """What the runtime needs from ``certs.make_certificate_source``."""
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    def current_ca_bundle(self) -> Any: ...
+
+    async def ensure_ready(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+ApiClientFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
+CertificateSourceFactory = Callable[..., CertificateSource]
+
+
+def mode_error(mode: str) -> str | None:
+    """The message for a mode this build cannot run, or ``None`` for ``webhook``."""
+    if mode == "webhook":
+        return None
+    return (
+        f"ray-operator: --mode {mode} needs the RayCluster reconciler, which is not built yet. "
+        "Run with --mode webhook (env RAY_OPERATOR_MODE=webhook) for the admission webhooks, "
+        "probes, metrics and certificates."
+    )
+
+
+def _with_default_timeout(api_client: Any, *, total: float) -> None:
+    """Give every request of ``api_client`` a timeout unless the caller set one."""
+    import aiohttp
+
+    rest = api_client.rest_client
+    original = rest.request
+    default = aiohttp.ClientTimeout(total=total, sock_connect=min(10.0, total))
+
+    async def request(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+        return await original(*args, _request_timeout=_request_timeout or default, **kwargs)
+
+    rest.request = request
+
+
+@contextlib.asynccontextmanager
+async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
+    """A kubernetes_asyncio ``ApiClient``: ``--kubeconfig``, else in-cluster, else ``$KUBECONFIG``/~/.kube/config."""
+    from kubernetes_asyncio import client, config
+
+    configuration = client.Configuration()
+    if settings.kubeconfig:
+        await config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
+    else:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            await config.load_kube_config(client_configuration=configuration)
+    api = client.ApiClient(configuration)
+    _with_default_timeout(api, total=settings.kube_request_timeout_seconds)
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
+def _default_certificate_source_factory() -> tuple[CertificateSourceFactory, HandshakeOk]:
+    from certs import handshake_ok, make_certificate_source
+
+    return make_certificate_source, handshake_ok
+
+
+class _GracefulStop(Exception):
+    """Raised inside the task group to stop every root task after SIGTERM/SIGINT or a stop request."""
+
+
+class RootTaskExited(RuntimeError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"root task {name!r} returned; it must run until the process stops")
+
+
+@dataclass
+class RuntimeState:
+    """What a caller (the sandbox dev stack, tests) can observe of a running operator."""
+
+    registry: CollectorRegistry
+    webhook_port: int | None = None
+    probe_port: int | None = None
+    metrics_port: int | None = None
+    webhook_serving: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await coro
+    except (asyncio.CancelledError, _GracefulStop):
+        raise
+    except Exception as exc:
+        log.error("root_task_crashed", task=name, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        raise
+    log.error("root_task_crashed", task=name, error="returned unexpectedly")
+    raise RootTaskExited(name)
+
+
+async def run(
+    settings: Settings,
+    *,
+    api_client_factory: ApiClientFactory = kube_api_client,
+    certificate_source_factory: CertificateSourceFactory | None = None,
+    handshake_ok: HandshakeOk | None = None,
+    rules: Rules | None = None,
+    state: RuntimeState | None = None,
+    handle_signals: bool = True,
+    on_serving: Callable[[RuntimeState], Awaitable[None] | None] | None = None,
+) -> int:
+    """Run the operator until stopped; returns the process exit code."""
+    problem = mode_error(settings.mode)
+    if problem is not None:
+        log.error("mode_not_available", mode=settings.mode, message=problem)
+        return EXIT_USAGE
+    if certificate_source_factory is None or handshake_ok is None:
+        default_factory, default_handshake = _default_certificate_source_factory()
+        certificate_source_factory = certificate_source_factory or default_factory
+        handshake_ok = handshake_ok or default_handshake
+    st = state if state is not None else RuntimeState(registry=new_registry())
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, _request_stop, st, sig)
+                installed.append(sig)
+    log.info(
+        "operator_starting", mode=settings.mode, leader_election="off (webhook mode)", namespace=settings.namespace
+    )
+    try:
+        if rules is None:
+            from webhook.rules import raycluster_rules
+
+            rules = raycluster_rules()
+        # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
+        client_cm = api_client_factory(settings) if settings.cert_source != "files" else contextlib.nullcontext()
+        async with client_cm as api_client:
+            certificates = certificate_source_factory(
+                settings=settings, api_client=api_client, logger=structlog.get_logger("certs")
+            )
+            return await _serve(settings, st, certificates, handshake_ok, rules, on_serving)
+    except Exception as exc:  # start-up failed before any root task ran (config, client)
+        log.error("operator_start_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        return EXIT_CRASHED
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _request_stop(state: RuntimeState, sig: signal.Signals) -> None:
+    log.info("shutdown_requested", signal=sig.name)
+    state.stop.set()
+
+
+async def _serve(
+    settings: Settings,
+    st: RuntimeState,
+    certificates: CertificateSource,
+    handshake_ok: HandshakeOk,
+    rules: Rules,
+    on_serving: Callable[[RuntimeState], Awaitable[None] | None] | None,
+) -> int:
+    webhook_app = build_app(
+        rules=rules,
+        max_body_bytes=settings.webhook_max_body_bytes,
+        logger=structlog.get_logger("webhook"),
+        observer=WebhookMetrics(st.registry),
+    )
+    server_name = f"{settings.webhook_service_name}.{settings.namespace}.svc"
+    probe_app = build_probe_app(
+        checks={
+            "webhook": webhook_ready_check(
+                certificates=certificates,
+                handshake_ok=handshake_ok,
+                host=settings.webhook_host,
+                port=lambda: st.webhook_port if st.webhook_serving.is_set() else None,
+                server_hostname=server_name,
+            )
+        }
+    )
+    timeout = settings.shutdown_timeout_seconds
+    probes = HttpsServer(
+        probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
+    )
+    metrics = HttpsServer(
+        build_metrics_app(st.registry),
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        ssl_context=None,
+        shutdown_timeout=timeout,
+    )
+
+    async def serve_probes() -> None:
+        await probes.serve(on_started=lambda port: setattr(st, "probe_port", port))
+
+    async def serve_metrics() -> None:
+        await metrics.serve(on_started=lambda port: setattr(st, "metrics_port", port))
+
+    async def serve_webhook() -> None:
+        await certificates.ensure_ready()
+        server = HttpsServer(
+            webhook_app,
+            host=settings.webhook_host,
+            port=settings.webhook_port,
+            ssl_context=certificates.ssl_context,
+            shutdown_timeout=timeout,
+        )
+
+        def started(port: int) -> None:
+            st.webhook_port = port
+            st.webhook_serving.set()
+            log.info("webhook_serving", host=settings.webhook_host, port=port, service=server_name)
+
+        if on_serving is None:
+            await server.serve(on_started=started)
+            return
+        try:
+            started(await server.start())
+            result = on_serving(st)
+            if result is not None:
+                await result
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.shield(server.stop())
+
+    async def wait_for_stop() -> None:
+        await st.stop.wait()
+        raise _GracefulStop
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_root("stop", wait_for_stop()), name="stop")
+            group.create_task(_root("probes", serve_probes()), name="probes")
+            group.create_task(_root("metrics", serve_metrics()), name="metrics")
+            group.create_task(_root("certificates", certificates.run()), name="certificates")
+            group.create_task(_root("webhook", serve_webhook()), name="webhook")
+    except BaseExceptionGroup as group_error:
+        _, crashes = group_error.split(_GracefulStop)
+        if crashes is not None:
+            log.error("operator_stopped", reason="a root task crashed", exit_code=EXIT_CRASHED)
+            return EXIT_CRASHED
+    log.info("operator_stopped", reason="shutdown requested", exit_code=EXIT_OK)
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``ray-operator run``: settings from flags/env, logging, then the event loop."""
+    try:
+        settings = settings_from(args)
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+    except ValueError as exc:
+        print(f"ray-operator: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = mode_error(settings.mode)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(run(settings))

@@ -1,0 +1,250 @@
+"""The process runtime in webhook mode: what starts, when it is ready, how it stops and how it fails.
+
+A stand-in certificate source (the test PKI, readiness under the test's control) and no API client
+keep these tests about the composition; the integration tests run the real certificate source
+against the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import structlog
+
+from certs.tlsctx import handshake_ok
+from ray_operator.metrics import new_registry
+from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, run
+from ray_operator.settings import Settings
+from tests.webhook.conftest import FAKE_RULES, review
+from tests.webhook.tls import SERVER_NAME, Pki, make_pki
+from webhook.app import VALIDATE_PATH
+
+
+class FakeCertificates:
+    def __init__(self, pki: Pki, tmp: Path, *, fail_after: float | None = None) -> None:
+        self._pki = pki
+        self._ctx = pki.server_context(tmp)
+        self.release = asyncio.Event()
+        self.fail_after = fail_after
+        self.ready = False
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._ctx
+
+    def current_ca_bundle(self) -> bytes:
+        return self._pki.ca_pem
+
+    async def ensure_ready(self) -> None:
+        await self.release.wait()
+        self.ready = True
+
+    async def run(self) -> None:
+        if self.fail_after is not None:
+            await asyncio.sleep(self.fail_after)
+            raise RuntimeError("secret store unreachable")
+        await asyncio.Event().wait()
+
+
+@contextlib.asynccontextmanager
+async def no_client(settings: Settings) -> AsyncIterator[None]:
+    yield None
+
+
+def settings(**kw: Any) -> Settings:
+    base: dict[str, Any] = dict(
+        mode="webhook",
+        webhook_host="127.0.0.1",
+        webhook_port=0,
+        probe_host="127.0.0.1",
+        probe_port=0,
+        metrics_host="127.0.0.1",
+        metrics_port=0,
+        shutdown_timeout_seconds=1.0,
+    )
+    base.update(kw)
+    return Settings(**base)
+
+
+async def wait_for(predicate: Any, within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110  # polls state another task fills in, bounded by `within`
+            await asyncio.sleep(0.02)
+
+
+async def start(pki: Pki, tmp: Path, **kw: Any) -> tuple[asyncio.Task[int], RuntimeState, FakeCertificates]:
+    certs = FakeCertificates(pki, tmp, **kw)
+    state = RuntimeState(registry=new_registry(process_metrics=False))
+    task = asyncio.create_task(
+        run(
+            settings(),
+            api_client_factory=no_client,
+            certificate_source_factory=lambda **_: certs,
+            handshake_ok=handshake_ok,
+            rules=FAKE_RULES,
+            state=state,
+            handle_signals=False,
+        )
+    )
+    await wait_for(lambda: state.probe_port is not None and state.metrics_port is not None)
+    return task, state, certs
+
+
+async def test_readyz_fails_until_a_certificate_is_loaded_then_admissions_work(pki: Pki, tmp_path: Path) -> None:
+    task, state, certs = await start(pki, tmp_path)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        probe = f"http://127.0.0.1:{state.probe_port}"
+        async with http.get(probe + "/healthz") as resp:
+            assert resp.status == 200
+        async with http.get(probe + "/readyz") as resp:
+            assert resp.status == 503 and "no serving certificate" in await resp.text()
+        certs.release.set()
+        await wait_for(state.webhook_serving.is_set)
+        async with http.get(probe + "/readyz") as resp:
+            assert resp.status == 200, await resp.text()
+        url = f"https://127.0.0.1:{state.webhook_port}{VALIDATE_PATH}"
+        obj = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "a"}, "spec": {"badX": 1}}
+        async with http.post(url, json=review(obj), ssl=pki.client_context(), server_hostname=SERVER_NAME) as resp:
+            assert resp.status == 200 and (await resp.json())["response"]["allowed"] is False
+        async with http.get(f"http://127.0.0.1:{state.metrics_port}/metrics") as resp:
+            text = await resp.text()
+        assert (
+            'controller_runtime_webhook_requests_total{code="200",webhook="/validate-ray-io-v1-raycluster"} 1.0' in text
+        )
+        assert "controller_runtime_webhook_latency_seconds_bucket" in text
+        assert 'controller_runtime_webhook_requests_in_flight{webhook="/validate-ray-io-v1-raycluster"} 0.0' in text
+    state.stop.set()
+    assert await asyncio.wait_for(task, 10) == EXIT_OK
+
+
+async def test_readyz_fails_when_the_handshake_fails(pki: Pki, tmp_path: Path) -> None:
+    task, state, certs = await start(pki, tmp_path)
+    certs.release.set()
+    await wait_for(state.webhook_serving.is_set)
+    other_ca = make_pki().ca_pem
+    certs.current_ca_bundle = lambda: other_ca  # type: ignore[method-assign]  # the caBundle no longer matches
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{state.probe_port}/readyz") as resp:
+        assert resp.status == 503 and "TLS handshake" in await resp.text()
+    state.stop.set()
+    assert await asyncio.wait_for(task, 10) == EXIT_OK
+
+
+async def test_a_crashing_root_task_stops_the_process_with_a_clear_log_line(pki: Pki, tmp_path: Path) -> None:
+    with structlog.testing.capture_logs() as logs:
+        task, state, certs = await start(pki, tmp_path, fail_after=0.2)
+        certs.release.set()
+        assert await asyncio.wait_for(task, 10) == EXIT_CRASHED
+    crash = [e for e in logs if e["event"] == "root_task_crashed"]
+    assert crash and crash[0]["task"] == "certificates" and "secret store unreachable" in crash[0]["error"]
+    with pytest.raises(aiohttp.ClientConnectionError):  # every server was shut down with it
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{state.probe_port}/healthz"):
+            pass
+
+
+async def test_sigterm_shuts_down_gracefully(pki: Pki, tmp_path: Path) -> None:
+    certs = FakeCertificates(pki, tmp_path)
+    certs.release.set()
+    state = RuntimeState(registry=new_registry(process_metrics=False))
+    task = asyncio.create_task(
+        run(
+            settings(),
+            api_client_factory=no_client,
+            certificate_source_factory=lambda **_: certs,
+            handshake_ok=handshake_ok,
+            rules=FAKE_RULES,
+            state=state,
+            handle_signals=True,
+        )
+    )
+    await wait_for(state.webhook_serving.is_set)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(task, 10) == EXIT_OK
+
+
+@pytest.mark.parametrize("mode", ["all", "controller"])
+async def test_modes_needing_the_reconciler_refuse_to_start(mode: str) -> None:
+    assert await run(settings(mode=mode), api_client_factory=no_client, handle_signals=False) == EXIT_USAGE
+
+
+@pytest.mark.parametrize("args", [["run"], ["run", "--mode", "all"], ["run", "--mode", "controller"]])
+def test_cli_fails_fast_for_modes_that_are_not_built(args: list[str]) -> None:
+    exe = Path(sys.executable).parent / "ray-operator"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
+    done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2
+    assert "not built yet" in done.stderr and "--mode webhook" in done.stderr
+
+
+def test_run_command_serves_in_webhook_mode_and_exits_0_on_sigterm(pki: Pki, tmp_path: Path) -> None:
+    """The real ``ray-operator run`` process with cert-manager style files: admit, then SIGTERM."""
+    (tmp_path / "tls.crt").write_bytes(pki.cert_pem)
+    (tmp_path / "tls.key").write_bytes(pki.key_pem)
+    (tmp_path / "ca.crt").write_bytes(pki.ca_pem)
+    exe = Path(sys.executable).parent / "ray-operator"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
+    args = [
+        str(exe),
+        "run",
+        "--mode",
+        "webhook",
+        "--cert-source",
+        "files",
+        "--cert-dir",
+        str(tmp_path),
+        "--webhook-host",
+        "127.0.0.1",
+        "--webhook-port",
+        "0",
+        "--probe-host",
+        "127.0.0.1",
+        "--probe-port",
+        "0",
+        "--metrics-host",
+        "127.0.0.1",
+        "--metrics-port",
+        "0",
+        "--log-format",
+        "json",
+    ]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        port = None
+        for _ in range(200):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            event = json.loads(line)
+            if event["event"] == "webhook_serving":
+                port = event["port"]
+                break
+        assert port, "the webhook never started serving"
+        obj = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "a"}, "spec": {}}
+        ctx = pki.client_context()
+        ctx.check_hostname = False
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        conn.request("POST", VALIDATE_PATH, body=json.dumps(review(obj)), headers={"Content-Type": "application/json"})
+        answer = json.loads(conn.getresponse().read())
+        conn.close()
+        assert answer["kind"] == "AdmissionReview" and "allowed" in answer["response"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        rest = proc.stderr.read()
+        assert "operator_stopped" in rest and "shutdown requested" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
