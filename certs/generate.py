@@ -10,7 +10,7 @@ Decisions:
   Private keys are PEM PKCS#8, certificates PEM.
 - Random 159-bit serials; ``notBefore`` is backdated by ``BACKDATE`` (1 h) to tolerate clock skew
   between replicas and the API server.
-- Each CA gets a distinct subject (``ray-operator-webhook-ca@<unix seconds>``) so that during a CA
+- Each CA gets a distinct subject (``ray-operator-webhook-ca@<unix seconds>-<serial bits>``) so that during a CA
   rollover the bundle's two CAs never share a subject and chain building cannot pick the wrong one.
 - The serving certificate never outlives its CA: its ``notAfter`` is clamped to the CA's.
 - Extensions follow what Go's crypto/x509 (kube-apiserver's webhook client) and OpenSSL's strict
@@ -97,14 +97,16 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 def generate_ca(*, now: datetime, validity: timedelta, algorithm: KeyAlgorithm) -> Issued:
     """A self-signed CA that can sign serving certificates (and nothing below them)."""
     key = new_private_key(algorithm)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{CA_NAME_PREFIX}@{int(now.timestamp())}")])
+    serial = x509.random_serial_number()
+    common_name = f"{CA_NAME_PREFIX}@{int(now.timestamp())}-{serial % 16**8:08x}"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial)
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

@@ -127,6 +127,18 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form settings for tests; not exposed as flags."""
 
+    # --- certificates (appended by the certs package) -------------------------------------
+    cert_rollover_grace_seconds: float = 300.0
+    """How long a new CA sits in the caBundle before serving certificates are issued from it, and how
+    long the old CA stays after that. Default 300 s; never less than twice ``cert_check_interval_seconds``.
+    """
+
+    cert_file_poll_seconds: float = 10.0
+    """How often ``files`` mode re-reads tls.crt/tls.key for a change (controller-runtime's poll). Default 10 s."""
+
+    cert_request_timeout_seconds: float = 10.0
+    """Client timeout of each API call the certificate manager makes. Default 10 s."""
+
     # --- process runtime (appended by the runtime) ----------------------------------------
     probe_host: str = "0.0.0.0"
     """Address the ``/healthz``/``/readyz`` server binds. Default ``0.0.0.0``."""

@@ -1,0 +1,204 @@
+"""The default certificate source: a self-managed CA and serving certificate kept in one Secret.
+
+Why: webhooks must work on a bare cluster with no cert-manager. Every replica runs this source; the
+Secret is the single source of truth, every step is decided by ``certs.rotation`` from the Secret and
+the clock, and written by ``certs.secretstore`` with optimistic concurrency, so replicas starting or
+rotating together converge on one CA without leader election. Each replica serves the Secret's leaf
+from memory (the live ``SSLContext``), so there is no kubelet mount delay, and keeps the caBundle of
+both webhook configurations equal to the Secret's ``ca.crt``.
+
+One check (``sync_once``): read the Secret → decide → write (create-or-adopt / replace-or-adopt, at
+most ``MAX_WRITES`` times) → load the leaf if it changed → inject the bundle. ``ensure_ready`` repeats
+it with a short backoff until a certificate is loaded; ``run`` repeats it every
+``cert_check_interval_seconds``. The CA rollover protocol is described in ``certs.rotation``.
+
+Decided against: running only on the leader (webhook-only replicas have no leader and still need a
+certificate), watching the Secret (a poll every interval is enough at these time scales, and survives
+watch breakage for free), and crashing on API errors (logged, retried on the next check; a certificate
+already loaded keeps being served).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from certs import generate as g
+from certs.inject import Kind, Outcome, WebhookConfigsApi, inject_ca_bundle
+from certs.logs import Logger
+from certs.rotation import Action, CertState, Policy, apply, decide, parse_state
+from certs.secretstore import SecretsApi, SecretStore, Stored
+from certs.tlsctx import load_into, new_server_context
+from ray_operator.settings import Settings
+
+MAX_WRITES = 4
+"""Secret writes one check may make (create, then at most a rollover step or two); bounds fights between replicas."""
+
+RETRYABLE = (ApiException, aiohttp.ClientError, TimeoutError, OSError)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        names=tuple(g.serving_names(service=settings.webhook_service_name, namespace=settings.namespace)),
+        algorithm=settings.cert_key_algorithm,
+        ca_validity=timedelta(days=settings.ca_validity_days),
+        leaf_validity=timedelta(days=settings.serving_cert_validity_days),
+        grace=timedelta(seconds=max(settings.cert_rollover_grace_seconds, 2 * settings.cert_check_interval_seconds)),
+    )
+
+
+class SelfSignedSource:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        secrets: SecretsApi,
+        webhooks: WebhookConfigsApi | None,
+        logger: Logger,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ssl_context = new_server_context()
+        self._settings = settings
+        self._store = SecretStore(
+            api=secrets,
+            namespace=settings.namespace,
+            name=settings.cert_secret_name,
+            request_timeout=settings.cert_request_timeout_seconds,
+        )
+        self._webhooks = webhooks
+        self._log = logger.bind(secret=f"{settings.namespace}/{settings.cert_secret_name}")
+        self._clock = clock
+        self.policy = policy_from(settings)
+        self._serving: str | None = None
+        self._bundle: bytes | None = None
+        self._injected: bytes | None = None
+        self._missing: set[str] = set()
+
+    @property
+    def ready(self) -> bool:
+        return self._serving is not None
+
+    @property
+    def ca_bundle_injected(self) -> bool:
+        """Whether the current bundle is in every existing webhook configuration (always true without injection)."""
+        return self._webhooks is None or (self._bundle is not None and self._injected == self._bundle)
+
+    def current_ca_bundle(self) -> bytes | None:
+        return self._bundle
+
+    async def ensure_ready(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.sync_once()
+            except RETRYABLE as exc:
+                self._log.warning("certificate setup failed, retrying", error=str(exc), retry_in_seconds=delay)
+            if self.ready:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._settings.cert_check_interval_seconds)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.cert_check_interval_seconds)
+            try:
+                await self.sync_once()
+            except RETRYABLE as exc:
+                self._log.warning("certificate check failed, retrying on the next check", error=str(exc))
+
+    async def sync_once(self) -> None:
+        """One check: converge the Secret, serve its leaf, inject its bundle."""
+        stored = await self._store.read()
+        for _ in range(MAX_WRITES):
+            state = parse_state(stored.data) if stored is not None else None
+            now = self._clock()
+            injected = self._webhooks is None or (state is not None and self._injected == state.bundle_pem)
+            decision = decide(state, now=now, policy=self.policy, bundle_injected=injected)
+            if decision.action is Action.NONE:
+                if state is not None and state.bundle_pem != self._bundle:
+                    self._log.debug("certificate state", reason=decision.reason)
+                break
+            data = apply(decision, stored.data if stored is not None else {}, now=now, policy=self.policy)
+            stored = await self._write(stored, data, decision.reason)
+        else:
+            self._log.warning("certificate Secret still changing after several writes; continuing on the next check")
+        state = parse_state(stored.data) if stored is not None else None
+        if state is None or state.leaf is None:
+            return
+        self._serve(state)
+        await self._inject(state.bundle_pem)
+
+    async def _write(self, stored: Stored | None, data: dict[str, bytes], reason: str) -> Stored | None:
+        result: Stored | None
+        if stored is None:
+            result, won = await self._store.create(data)
+        else:
+            result, won = await self._store.replace(data, current=stored)
+        if won:
+            self._log.info("certificate Secret written", reason=reason)
+        else:
+            self._log.info("certificate Secret changed by another replica; adopting it", reason=reason)
+        return result
+
+    def _serve(self, state: CertState) -> None:
+        self._bundle = state.bundle_pem
+        assert state.leaf is not None
+        leaf = state.leaf.cert
+        fingerprint = g.fingerprint(leaf)
+        if fingerprint == self._serving:
+            return
+        try:
+            load_into(self.ssl_context, cert_pem=state.leaf.cert_pem, key_pem=state.leaf.key_pem)
+        except ValueError as exc:
+            self._log.error("serving certificate from the Secret refused", error=str(exc))
+            return
+        self._serving = fingerprint
+        self._log.info(
+            "serving certificate loaded",
+            serial=format(leaf.serial_number, "x"),
+            issuer=leaf.issuer.rfc4514_string(),
+            not_after=leaf.not_valid_after_utc.isoformat(),
+        )
+
+    async def _inject(self, bundle: bytes) -> None:
+        if self._webhooks is None:
+            return
+        targets: list[tuple[Kind, str]] = [
+            ("validating", self._settings.validating_webhook_name),
+            ("mutating", self._settings.mutating_webhook_name),
+        ]
+        complete = True
+        for kind, name in targets:
+            if not name:
+                continue
+            try:
+                outcome = await inject_ca_bundle(
+                    api=self._webhooks,
+                    kind=kind,
+                    name=name,
+                    bundle=bundle,
+                    request_timeout=self._settings.cert_request_timeout_seconds,
+                )
+            except RETRYABLE as exc:
+                self._log.warning("caBundle injection failed; retrying on the next check", target=name, error=str(exc))
+                complete = False
+                continue
+            if outcome is Outcome.MISSING:
+                if name not in self._missing:
+                    self._log.warning(f"{kind} webhook configuration not found; will retry on every check", target=name)
+                self._missing.add(name)
+                continue
+            if name in self._missing:
+                self._missing.discard(name)
+                self._log.info(f"{kind} webhook configuration found", target=name)
+            if outcome is Outcome.PATCHED:
+                self._log.info("caBundle injected", target=name)
+            elif outcome is Outcome.FAILED:
+                self._log.warning("webhook configuration changed during injection; retrying next check", target=name)
+                complete = False
+        if complete:
+            self._injected = bundle
