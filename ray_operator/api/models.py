@@ -216,6 +216,7 @@ class AuthOptions(_Model):
     )
     enable_k8s_token_auth: bool | None = Field(
         default=None,
+        alias="enableK8sTokenAuth",
         description=(
             "Delegate token checks to the Kubernetes API server: Ray accepts Kubernetes ServiceAccount "
             "tokens (which need the custom RBAC verb 'ray:write'). Sets RAY_ENABLE_K8S_TOKEN_AUTH=true and "
