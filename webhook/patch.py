@@ -26,15 +26,20 @@ def escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+_canonical = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def _same(a: Any, b: Any) -> bool:
-    # JSON-equal, but Python's True == 1 and 1 == 1.0 must not hide a type change.
-    if type(a) is not type(b):
+    """JSON-equal. Python's ``==`` (fast, in C) decides inequality; since it also says ``True == 1`` and
+    ``1 == 1.0``, equal-looking containers are confirmed on their JSON text. Key order is not normalised:
+    a reordered but equal mapping only costs a recursion that then finds no operation."""
+    if a is b:
+        return True
+    if a != b:
         return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    if isinstance(a, str) or a is None:
+        return type(a) is type(b)
+    return _canonical(a) == _canonical(b)
 
 
 def diff(old: Any, new: Any) -> list[JsonPatchOp]:
@@ -45,22 +50,22 @@ def diff(old: Any, new: Any) -> list[JsonPatchOp]:
 
 
 def _diff(old: Any, new: Any, path: str, ops: list[JsonPatchOp]) -> None:
+    if _same(old, new):
+        return
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in old:
             if key not in new:
                 ops.append({"op": "remove", "path": f"{path}/{escape_pointer_token(key)}"})
         for key, value in new.items():
-            child = f"{path}/{escape_pointer_token(key)}"
             if key not in old:
-                ops.append({"op": "add", "path": child, "value": value})
-            else:
-                _diff(old[key], value, child, ops)
+                ops.append({"op": "add", "path": f"{path}/{escape_pointer_token(key)}", "value": value})
+            elif not _same(old[key], value):
+                _diff(old[key], value, f"{path}/{escape_pointer_token(key)}", ops)
         return
     if isinstance(old, list) and isinstance(new, list):
         _diff_list(old, new, path, ops)
         return
-    if not _same(old, new):
-        ops.append({"op": "replace", "path": path, "value": new})
+    ops.append({"op": "replace", "path": path, "value": new})
 
 
 def _diff_list(old: Sequence[Any], new: Sequence[Any], path: str, ops: list[JsonPatchOp]) -> None:

@@ -1,0 +1,427 @@
+"""Webhook throughput and latency against a floor and a peer, measured in one run (not a test).
+
+For a realistic KubeRay-sized RayCluster AdmissionReview, at concurrency 1 and 32 over keep-alive
+HTTPS, this measures validate and mutate on three servers, each in its own process pinned to CPU 0
+while the load generator runs on CPU 1:
+
+* **floor** - a bare aiohttp HTTPS endpoint that only parses the body and answers a fixed review;
+* **ours** - ``webhook.app`` with the project's real validation and defaulting;
+* **kopf** - kopf's admission webhook server with handlers calling the same rules (kopf lives in its
+  own throwaway venv, created on first use; a tiny fake API answers its discovery).
+
+Load comes from ``wrk`` (``apt-get install wrk``) when present, else from a Python aiohttp client
+process. Ratios are what matter: ours/floor for p99 (target <= 1.5x) and ours/kopf for throughput
+(target >= 2x).
+
+    .venv/bin/python benchmarks/webhook_bench.py [--seconds 5] [--kopf-venv /tmp/kopf-venv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SITE_PACKAGES = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+SERVER_NAME = "ray-operator-webhook-service.ray-system.svc"
+SAMPLES = (
+    "ray_v1_raycluster.complete.yaml",
+    "ray_v1_raycluster.autoscaler.yaml",
+    "ray_v1_raycluster.heterogeneous.yaml",
+)
+
+
+# --------------------------------------------------------------------------------- inputs
+def make_pki(directory: Path) -> tuple[Path, Path, Path]:
+    sys.path.insert(0, str(REPO))
+    from tests.webhook.tls import make_pki as build
+
+    pki = build(days=2)
+    ca, cert, key = directory / "ca.crt", directory / "tls.crt", directory / "tls.key"
+    ca.write_bytes(pki.ca_pem)
+    cert.write_bytes(pki.cert_pem)
+    key.write_bytes(pki.key_pem)
+    return ca, cert, key
+
+
+def review_body() -> tuple[bytes, str]:
+    for name in SAMPLES:
+        path = REPO / "samples" / name
+        if path.exists():
+            obj = yaml.safe_load(path.read_text())
+            break
+    else:
+        raise SystemExit("no RayCluster sample found under samples/")
+    obj.setdefault("metadata", {}).setdefault("namespace", "default")
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "ray.io", "version": "v1", "kind": "RayCluster"},
+            "resource": {"group": "ray.io", "version": "v1", "resource": "rayclusters"},
+            "requestKind": {"group": "ray.io", "version": "v1", "kind": "RayCluster"},
+            "requestResource": {"group": "ray.io", "version": "v1", "resource": "rayclusters"},
+            "name": obj["metadata"]["name"],
+            "namespace": "default",
+            "operation": "CREATE",
+            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
+            "object": obj,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-create"},
+        },
+    }
+    return json.dumps(review).encode(), name
+
+
+# -------------------------------------------------------------------------------- servers
+def serve_floor(port: int, cert: str, key: str) -> None:
+    from aiohttp import web
+
+    answer = json.dumps(
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": "", "allowed": True}}
+    ).encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        assert "request" in body
+        return web.Response(body=answer, content_type="application/json")
+
+    app = web.Application(client_max_size=3 * 1024 * 1024)
+    app.router.add_post("/{tail:.*}", handle)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    web.run_app(app, host="127.0.0.1", port=port, ssl_context=ctx, access_log=None, print=None)
+
+
+def serve_ours(port: int, cert: str, key: str) -> None:
+    sys.path.insert(0, str(REPO))
+    from ray_operator.logging import configure_logging
+    from webhook.app import build_app
+    from webhook.rules import raycluster_rules
+    from webhook.server import HttpsServer
+
+    configure_logging(level="info", fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+
+    async def main() -> None:
+        app = build_app(rules=raycluster_rules(), max_body_bytes=3 * 1024 * 1024)
+        await HttpsServer(app, host="127.0.0.1", port=port, ssl_context=ctx).serve()
+
+    asyncio.run(main())
+
+
+KOPF_OPERATOR = """
+import asyncio, sys, threading
+sys.path.append({site!r}); sys.path.append({repo!r})
+import kopf
+from aiohttp import web
+from webhook.rules import raycluster_rules
+
+RULES = raycluster_rules()
+API_PORT = {api_port}
+
+def fake_api():
+    # Just enough discovery for kopf to start its webhook server; watches hang, lists are empty.
+    async def handle(request):
+        p = request.path
+        if request.query.get("watch") in ("true", "1"):
+            resp = web.StreamResponse(); await resp.prepare(request); await asyncio.sleep(3600); return resp
+        if p == "/api":
+            return web.json_response({{"kind": "APIVersions", "versions": ["v1"]}})
+        if p == "/apis":
+            return web.json_response({{"kind": "APIGroupList", "groups": [
+                {{"name": "ray.io", "versions": [{{"groupVersion": "ray.io/v1", "version": "v1"}}],
+                 "preferredVersion": {{"groupVersion": "ray.io/v1", "version": "v1"}}}}]}})
+        if p == "/apis/ray.io/v1":
+            return web.json_response({{"kind": "APIResourceList", "groupVersion": "ray.io/v1", "resources": [
+                {{"name": "rayclusters", "singularName": "raycluster", "namespaced": True, "kind": "RayCluster",
+                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}},
+                {{"name": "rayclusters/status", "singularName": "", "namespaced": True, "kind": "RayCluster",
+                 "verbs": ["get", "patch", "update"]}}]}})
+        if p == "/api/v1":
+            return web.json_response({{"kind": "APIResourceList", "groupVersion": "v1", "resources": []}})
+        return web.json_response({{"kind": "List", "apiVersion": "v1", "items": [],
+                                   "metadata": {{"resourceVersion": "1"}}}})
+    app = web.Application(); app.router.add_route("*", "/{{tail:.*}}", handle)
+    loop = asyncio.new_event_loop(); runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", API_PORT).start())
+    loop.run_forever()
+
+threading.Thread(target=fake_api, daemon=True).start()
+
+@kopf.on.login()
+def login(**_):
+    return kopf.ConnectionInfo(server="http://127.0.0.1:%d" % API_PORT, insecure=True)
+
+@kopf.on.startup()
+def configure(settings, **_):
+    settings.admission.server = kopf.WebhookServer(addr="127.0.0.1", port={port}, certfile={cert!r},
+                                                   pkeyfile={key!r}, host="127.0.0.1")
+    settings.admission.managed = None
+    settings.posting.enabled = False
+
+@kopf.on.validate("ray.io", "v1", "rayclusters", id="vrc")
+def validate(body, old, **_):
+    result = RULES.validate(dict(body), dict(old) if old else None)
+    if result.errors:
+        raise kopf.AdmissionError("; ".join(f"{{e.path}}: {{e.message}}" for e in result.errors), code=422)
+
+@kopf.on.mutate("ray.io", "v1", "rayclusters", id="mrc")
+def mutate(body, patch, **_):
+    raw = dict(body)
+    defaulted = RULES.apply_defaults(raw)
+    for key, value in defaulted.get("spec", {{}}).items():
+        if raw.get("spec", {{}}).get(key) != value:
+            patch.spec[key] = value
+"""
+
+
+def ensure_kopf_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "kopf").exists():
+        print(f"creating {venv} with kopf (pip install kopf)...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "kopf"], check=True)
+    return venv / "bin" / "kopf"
+
+
+# ----------------------------------------------------------------------------------- load
+WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(url: str, body_file: Path, lua: Path, concurrency: int, seconds: float) -> dict[str, float]:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "BENCH_BODY": str(body_file)}, check=True
+    ).stdout
+    match = re.search(r"BENCH (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    requests, duration, p50, p99, errors = match.groups()
+    return {"rps": int(requests) / float(duration), "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(errors)}
+
+
+async def _py_load(url: str, body: bytes, cafile: str, concurrency: int, seconds: float) -> dict[str, float]:
+    import aiohttp
+
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                    await resp.read()
+                    errors += resp.status != 200
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1e3,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+        "errors": errors,
+    }
+
+
+def run_load(url: str, body_file: Path, lua: Path, cafile: Path, concurrency: int, seconds: float) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return run_wrk(url, body_file, lua, concurrency, seconds)
+    os.sched_setaffinity(0, {1})
+    try:
+        return asyncio.run(_py_load(url, body_file.read_bytes(), str(cafile), concurrency, seconds))
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+
+
+# ------------------------------------------------------------------------------ orchestration
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def check_answer(url: str, body: bytes, cafile: Path) -> dict[str, Any]:
+    import http.client
+
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.check_hostname = False
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=10)
+    conn.request("POST", "/" + url.split("/", 3)[3], body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = json.loads(resp.read())
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"{url} answered {resp.status}: {data}")
+    return dict(data.get("response", {}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--kopf-venv", type=Path, default=Path("/tmp/kopf-venv"))
+    parser.add_argument("--no-kopf", action="store_true")
+    parser.add_argument("--serve", choices=["floor", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cert", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "floor":
+        serve_floor(args.port, args.cert, args.key)
+        return 0
+    if args.serve == "ours":
+        serve_ours(args.port, args.cert, args.key)
+        return 0
+
+    tmp = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
+    ca, cert, key = make_pki(tmp)
+    body, sample = review_body()
+    body_file = tmp / "review.json"
+    body_file.write_bytes(body)
+    lua = tmp / "post.lua"
+    lua.write_text(WRK_LUA)
+    seconds = max(1, round(args.seconds))
+
+    servers: dict[str, tuple[list[str], dict[str, str]]] = {}
+    ports: dict[str, int] = {}
+    for name in ("floor", "ours"):
+        ports[name] = free_port()
+        servers[name] = (
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                name,
+                "--port",
+                str(ports[name]),
+                "--cert",
+                str(cert),
+                "--key",
+                str(key),
+            ],
+            {"floor": "/validate", "ours": "/validate-ray-io-v1-raycluster"},
+        )
+    paths = {
+        "floor": {"validate": "/validate", "mutate": "/mutate"},
+        "ours": {"validate": "/validate-ray-io-v1-raycluster", "mutate": "/mutate-ray-io-v1-raycluster"},
+    }
+    if not args.no_kopf:
+        kopf = ensure_kopf_venv(args.kopf_venv)
+        ports["kopf"] = free_port()
+        script = tmp / "kopf_operator.py"
+        script.write_text(
+            KOPF_OPERATOR.format(
+                site=str(SITE_PACKAGES),
+                repo=str(REPO),
+                api_port=free_port(),
+                port=ports["kopf"],
+                cert=str(cert),
+                key=str(key),
+            )
+        )
+        servers["kopf"] = ([str(kopf), "run", "--standalone", "--all-namespaces", "--quiet", str(script)], {})
+        paths["kopf"] = {"validate": "/vrc", "mutate": "/mrc"}
+
+    print(
+        f"webhook benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}, load from {'wrk' if shutil.which('wrk') else 'aiohttp client'}; "
+        f"servers pinned to CPU 0, load to CPU 1; body {len(body)} bytes ({sample}); {seconds}s per run"
+    )
+    results: dict[tuple[str, str, int], dict[str, float]] = {}
+    for name, (cmd, _) in servers.items():
+        proc = subprocess.Popen(["taskset", "-c", "0", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_port(ports[name], proc)
+            for op in ("validate", "mutate"):
+                url = f"https://127.0.0.1:{ports[name]}{paths[name][op]}"
+                answer = check_answer(url, body, ca)
+                if name != "floor" and not answer.get("allowed"):
+                    raise RuntimeError(f"{name} {op} denied the sample: {answer}")
+                run_load(url, body_file, lua, ca, 4, 1)  # warm-up
+                for concurrency in (1, 32):
+                    results[(name, op, concurrency)] = r = run_load(url, body_file, lua, ca, concurrency, seconds)
+                    print(
+                        f"  {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms"
+                        f"  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}",
+                        flush=True,
+                    )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if proc.returncode not in (0, -15, 1) and proc.stderr is not None:
+                print(proc.stderr.read().decode()[-2000:], file=sys.stderr)
+
+    print("\nratios (ours / floor p99: target <= 1.5; ours / kopf throughput: target >= 2.0)")
+    for op in ("validate", "mutate"):
+        for concurrency in (1, 32):
+            ours, floor = results[("ours", op, concurrency)], results[("floor", op, concurrency)]
+            line = (
+                f"  {op:8} c={concurrency:<3} p99 ours/floor {ours['p99_ms'] / floor['p99_ms']:5.2f}  "
+                f"throughput ours/floor {ours['rps'] / floor['rps']:5.2f}"
+            )
+            if ("kopf", op, concurrency) in results:
+                kopf_r = results[("kopf", op, concurrency)]
+                line += (
+                    f"  throughput ours/kopf {ours['rps'] / kopf_r['rps']:5.2f}"
+                    f"  p99 kopf/ours {kopf_r['p99_ms'] / ours['p99_ms']:5.2f}"
+                )
+            print(line)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
