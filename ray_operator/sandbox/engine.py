@@ -1,0 +1,1099 @@
+"""The request pipeline of the emulator, independent of HTTP: get, list, create, update, patch and delete.
+
+Each write follows kube-apiserver's order: decode and check the body, prune and default (custom
+resources, through ``schema.py``), mutating admission, server-side preparation (name, uid, timestamps,
+generation, status reset), validation, validating admission, then the commit at the next
+resourceVersion. Writes that change nothing are answered with the stored object and commit nothing,
+so a controller that writes the same status every reconcile does not wake itself up.
+
+Schema pruning, defaulting and validation, strategic merge patch, Tables and admission live in modules
+written beside this one; they are looked up when first needed so that a missing module disables that
+feature (a validation that is not run) instead of breaking the server. Pods are deleted at once rather
+than gracefully; GC and namespace deletion run in ``gc.py`` (they use this engine's internal calls and
+skip admission).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+import logging
+import random
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from ray_operator.sandbox import builtins, crds, errors, patching
+from ray_operator.sandbox.registry import Registry
+from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.selectors import (
+    label_value_error,
+    parse_field_selector,
+    parse_label_selector,
+    qualified_name_error,
+)
+from ray_operator.sandbox.store import GroupResource, Store
+
+log = logging.getLogger(__name__)
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+CRD_GR: GroupResource = ("apiextensions.k8s.io", "customresourcedefinitions")
+NAMESPACE_GR: GroupResource = ("", "namespaces")
+SERVICE_GR: GroupResource = ("", "services")
+MUTATING_GR: GroupResource = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
+VALIDATING_GR: GroupResource = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
+MAX_ANNOTATIONS = 262144
+DEFAULT_USER = {"username": "system:admin", "uid": "", "groups": ["system:masters", "system:authenticated"]}
+
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+def parse_bool(value: str | None, *, name: str = "") -> bool:
+    """Go's ``strconv.ParseBool`` (kubernetes_asyncio sends ``True``)."""
+    if value is None or value == "":
+        return False
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise errors.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def optional_module(name: str) -> ModuleType | None:
+    """A sibling module written by another part of the team, or None while it does not exist yet."""
+    full = f"ray_operator.sandbox.{name}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            return None
+        raise
+
+
+@dataclass
+class WriteContext:
+    """Per-request options and the warnings to answer with."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Warn"
+    user: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_USER))
+    options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    force: bool = False
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+def _strip_meta(obj: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in keys:
+            meta.pop(key, None)
+    return out
+
+
+def _without(obj: dict[str, Any], *top: str) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in top}
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        clock: Callable[[], datetime],
+        admission: Any | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.admission = admission
+        self.on_change = on_change or (lambda: None)
+        self._modules: dict[str, ModuleType | None] = {}
+
+    def module(self, name: str) -> ModuleType | None:
+        if name not in self._modules or self._modules[name] is None:
+            self._modules[name] = optional_module(name)
+        return self._modules[name]
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def gr(rt: ResourceType) -> GroupResource:
+        return (rt.group, rt.resource)
+
+    def now(self) -> str:
+        return format_time(self.clock())
+
+    def view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The stored object as the request's version sees it."""
+        out = copy.deepcopy(obj)
+        out["apiVersion"] = rt.api_version
+        out["kind"] = rt.kind
+        return out
+
+    def _storage_api_version(self, rt: ResourceType) -> str:
+        version = rt.extra.get("storage_version", rt.version)
+        return f"{rt.group}/{version}" if rt.group else str(version)
+
+    def _not_found(self, rt: ResourceType, name: str) -> errors.ApiError:
+        return errors.not_found(rt.resource, rt.group, name)
+
+    def get_stored(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.store.get(self.gr(rt), namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise self._not_found(rt, name)
+        return obj
+
+    def check_namespace_for_create(self, rt: ResourceType, namespace: str) -> None:
+        if not rt.namespaced:
+            return
+        ns = self.store.get(NAMESPACE_GR, "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if (ns.get("metadata") or {}).get("deletionTimestamp"):
+            raise errors.forbidden(
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                details={"name": namespace, "kind": "namespaces"},
+            )
+
+    def deprecation(self, rt: ResourceType, ctx: WriteContext | None) -> None:
+        if rt.deprecated and ctx is not None and rt.deprecation_warning:
+            ctx.warnings.append(rt.deprecation_warning)
+
+    # -------------------------------------------------------------------------------------- reads
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        return self.view(rt, self.get_stored(rt, namespace, name))
+
+    def list_objects(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = 0,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+        resource_version_match: str | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Matching stored objects (as views) and the list metadata (resourceVersion, continue...)."""
+        labels = parse_label_selector(label_selector)
+        fields = parse_field_selector(field_selector, group=rt.group, resource=rt.resource, namespaced=rt.namespaced)
+        if resource_version_match and resource_version_match not in ("NotOlderThan", "Exact"):
+            raise errors.bad_request(
+                f'resourceVersionMatch: Unsupported value: "{resource_version_match}": supported values: '
+                '"Exact", "NotOlderThan"'
+            )
+        if resource_version_match and not resource_version:
+            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if resource_version_match == "Exact" and resource_version and int(resource_version or 0) != self.store.rv:
+            raise errors.gone(f"too old resource version: {resource_version} ({self.store.rv})")
+        start_after: tuple[str, str] | None = None
+        list_rv = self.store.rv
+        if continue_token:
+            try:
+                decoded = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                token_rv, start_after = int(decoded["rv"]), (decoded["ns"], decoded["name"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise errors.bad_request(f"continue key is not valid: {exc}") from exc
+            if token_rv < self.store.compacted_rv:
+                raise errors.gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a "
+                    "new list without the continue parameter, or use the continue token in this response to retrieve "
+                    "the remainder of the results. Continuing with the provided token results in an inconsistent list "
+                    "- objects that were created, modified, or deleted between the time the first chunk was returned "
+                    "and now may show up in the list."
+                )
+            list_rv = token_rv
+        matched = []
+        for obj in self.store.items(self.gr(rt), namespace if rt.namespaced else None):
+            meta = obj.get("metadata") or {}
+            key = (meta.get("namespace") or "", meta.get("name") or "")
+            if start_after is not None and key <= start_after:
+                continue
+            if labels.matches(meta.get("labels")) and fields.matches(obj):
+                matched.append(obj)
+        list_meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+        if limit and len(matched) > limit:
+            last = matched[limit - 1]["metadata"]
+            token = {"rv": list_rv, "ns": last.get("namespace") or "", "name": last.get("name")}
+            list_meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+            list_meta["remainingItemCount"] = len(matched) - limit
+            matched = matched[:limit]
+        items = [self.view(rt, o) for o in matched]
+        if not rt.is_custom:
+            for item in items:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
+        return items, list_meta
+
+    # ---------------------------------------------------------------------------- schema plumbing
+
+    def _schema_prune_default(self, rt: ResourceType, obj: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+        if not rt.is_custom or rt.schema is None:
+            return obj
+        schema = self.module("schema")
+        if schema is None:
+            return obj
+        pruned, unknown = schema.prune(obj, rt.schema)
+        if unknown and ctx.field_validation == "Strict":
+            listed = ", ".join(f'unknown field "{u}"' for u in unknown)
+            raise errors.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {listed}'
+            )
+        if unknown and ctx.field_validation == "Warn":
+            ctx.warnings.extend(f'unknown field "{u}"' for u in unknown)
+        defaulted: dict[str, Any] = schema.apply_defaults(pruned, rt.schema)
+        return defaulted
+
+    def _schema_validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[errors.Cause]:
+        if not rt.is_custom or rt.schema is None:
+            return []
+        schema = self.module("schema")
+        if schema is None:
+            return []
+        causes: list[errors.Cause] = schema.validate(obj, rt.schema, old=old)
+        return causes
+
+    def _validate_meta(self, rt: ResourceType, obj: dict[str, Any], *, create: bool) -> list[errors.Cause]:
+        causes: list[errors.Cause] = []
+        meta = obj.get("metadata") or {}
+        name = meta.get("name") or ""
+        if create and name:
+            if rt.extra.get("dns_label_name"):
+                if len(name) > 63 or not _DNS_LABEL.match(name):
+                    causes.append(
+                        errors.Cause(
+                            reason="FieldValueInvalid",
+                            field="metadata.name",
+                            message=f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                            "alphanumeric characters or '-', and must start and end with an alphanumeric character "
+                            "(e.g. 'my-name',  or '123-abc', regex used for validation is "
+                            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+                            if len(name) <= 63
+                            else f'Invalid value: "{name}": must be no more than 63 characters',
+                        )
+                    )
+            elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+                causes.append(
+                    errors.Cause(
+                        reason="FieldValueInvalid",
+                        field="metadata.name",
+                        message=f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+                        "(e.g. 'example.com', regex used for validation is "
+                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                    )
+                )
+        labels = meta.get("labels") or {}
+        if not isinstance(labels, dict):
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueTypeInvalid",
+                    field="metadata.labels",
+                    message="Invalid value: must be a map of strings",
+                )
+            )
+            labels = {}
+        for key, value in labels.items():
+            err = qualified_name_error(str(key))
+            if err:
+                causes.append(
+                    errors.Cause(
+                        reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{key}": {err}'
+                    )
+                )
+            verr = label_value_error(str(value)) if isinstance(value, str) else "must be a string"
+            if verr:
+                causes.append(
+                    errors.Cause(
+                        reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{value}": {verr}'
+                    )
+                )
+        annotations = meta.get("annotations") or {}
+        if isinstance(annotations, dict):
+            size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+            if size > MAX_ANNOTATIONS:
+                causes.append(
+                    errors.Cause(
+                        reason="FieldValueTooLong",
+                        field="metadata.annotations",
+                        message=f"Too long: must have at most {MAX_ANNOTATIONS} bytes",
+                    )
+                )
+        refs = meta.get("ownerReferences") or []
+        controllers = [r for r in refs if isinstance(r, dict) and r.get("controller")]
+        if len(controllers) > 1:
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueInvalid",
+                    field="metadata.ownerReferences",
+                    message="Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to "
+                    f'true. Found "true" in references for {controllers[0].get("kind")}/{controllers[0].get("name")} '
+                    f"and {controllers[1].get('kind')}/{controllers[1].get('name')}",
+                )
+            )
+        for i, ref in enumerate(refs):
+            for req in ("apiVersion", "kind", "name", "uid"):
+                if not isinstance(ref, dict) or not ref.get(req):
+                    causes.append(
+                        errors.Cause(
+                            reason="FieldValueRequired" if req != "uid" else "FieldValueInvalid",
+                            field=f"metadata.ownerReferences[{i}].{req}",
+                            message="Required value" if req != "uid" else 'Invalid value: "": uid must not be empty',
+                        )
+                    )
+        return causes
+
+    def _raise_invalid(self, rt: ResourceType, name: str, causes: list[errors.Cause]) -> None:
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, name, causes)
+
+    # ---------------------------------------------------------------------------------- admission
+
+    async def _admit(
+        self,
+        phase: str,
+        *,
+        operation: str,
+        rt: ResourceType,
+        sub: str,
+        namespace: str,
+        name: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        ctx: WriteContext,
+    ) -> dict[str, Any] | None:
+        if self.admission is None:
+            return obj
+        module = self.module("admission")
+        if module is None:
+            return obj
+        gr = MUTATING_GR if phase == "mutate" else VALIDATING_GR
+        configurations = [copy.deepcopy(c) for c in self.store.items(gr)]
+        if not configurations:
+            return obj
+        attrs = module.AdmissionAttributes(
+            operation=operation,
+            rt=rt,
+            sub_resource=sub,
+            namespace=namespace,
+            name=name,
+            obj=copy.deepcopy(obj) if obj is not None else None,
+            old_obj=copy.deepcopy(old) if old is not None else None,
+            dry_run=ctx.dry_run,
+            options=ctx.options,
+            user_info=ctx.user,
+        )
+        if phase == "mutate":
+            mutated, warnings = await self.admission.mutate(attrs, configurations)
+            ctx.warnings.extend(warnings)
+            return mutated if obj is not None else obj
+        warnings = await self.admission.validate(attrs, configurations)
+        ctx.warnings.extend(warnings)
+        return obj
+
+    # ------------------------------------------------------------------------------- type-specific
+
+    def _used_ips(self) -> list[str]:
+        return [str((s.get("spec") or {}).get("clusterIP")) for s in self.store.items(SERVICE_GR)]
+
+    def _used_node_ports(self) -> list[int]:
+        return [
+            int(p["nodePort"])
+            for s in self.store.items(SERVICE_GR)
+            for p in (s.get("spec") or {}).get("ports") or ()
+            if isinstance(p, dict) and isinstance(p.get("nodePort"), int)
+        ]
+
+    def _builtin_defaults(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        gr = self.gr(rt)
+        if gr == ("", "pods"):
+            obj = builtins.default_pod(obj)
+            if old is None:
+                obj["status"] = {"phase": "Pending", "qosClass": builtins.qos_class(obj.get("spec") or {})}
+        elif gr == SERVICE_GR:
+            obj = builtins.default_service(obj, old=old, used_ips=self._used_ips, used_node_ports=self._used_node_ports)
+        elif gr == ("", "secrets"):
+            obj = builtins.prepare_secret(obj)
+        elif gr == NAMESPACE_GR:
+            obj = builtins.default_namespace(obj)
+        elif gr == CRD_GR:
+            obj = crds.default_crd(obj)
+        return obj
+
+    def _type_validate(self, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
+        if self.gr(rt) == CRD_GR:
+            return crds.validate_crd(obj)
+        return []
+
+    def _after_prepare(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if self.gr(rt) == CRD_GR:
+            obj["status"] = crds.crd_status(obj, now=self.now(), old_status=(old or {}).get("status"))
+            for existing in self.store.items(CRD_GR):
+                if existing["metadata"]["name"] == obj["metadata"]["name"]:
+                    continue
+                spec, other = obj["spec"], existing["spec"]
+                if other.get("group") == spec.get("group") and (other.get("names") or {}).get("kind") == (
+                    spec.get("names") or {}
+                ).get("kind"):
+                    raise errors.invalid(
+                        rt.kind,
+                        rt.group,
+                        obj["metadata"]["name"],
+                        [
+                            errors.Cause(
+                                reason="FieldValueInvalid",
+                                field="status.acceptedNames.kind",
+                                message=f'Invalid value: "{spec["names"]["kind"]}": is already in use',
+                            )
+                        ],
+                    )
+
+    # -------------------------------------------------------------------------------- managedFields
+
+    def _record_manager(
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        *,
+        manager: str,
+        operation: str,
+        sub: str,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        meta = _meta(obj)
+        entries = [e for e in (meta.get("managedFields") or ()) if isinstance(e, dict)]
+        if fields is None:
+            before = _strip_meta(old, patching.IGNORED_METADATA) if old else {}
+            after = _strip_meta(obj, patching.IGNORED_METADATA)
+            fields = _changed_fields(before, after)
+        previous = next(
+            (
+                e
+                for e in entries
+                if e.get("manager") == manager and e.get("operation") == operation and e.get("subresource", "") == sub
+            ),
+            None,
+        )
+        if operation == "Update" and previous is not None:
+            fields = _union(previous.get("fieldsV1") or {}, fields)
+        if not fields and previous is None:
+            meta["managedFields"] = entries
+            return
+        entry: dict[str, Any] = {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": rt.api_version,
+            "time": self.now(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }
+        if sub:
+            entry["subresource"] = sub
+        entries = [e for e in entries if e is not previous]
+        entries.append(entry)
+        meta["managedFields"] = entries
+
+    # ------------------------------------------------------------------------------------- create
+
+    async def create(
+        self, rt: ResourceType, namespace: str, body: Any, ctx: WriteContext, *, sub: str = ""
+    ) -> dict[str, Any]:
+        self.deprecation(rt, ctx)
+        obj = self._check_body(rt, namespace, body)
+        meta = _meta(obj)
+        if meta.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        for key in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ):
+            meta.pop(key, None)
+        if rt.has_status:
+            obj.pop("status", None)
+        if rt.namespaced:
+            self.check_namespace_for_create(rt, namespace)
+        obj = self._schema_prune_default(rt, obj, ctx)
+        obj = self._builtin_defaults(rt, obj, None)
+        name = str(_meta(obj).get("name") or "")
+        mutated = await self._admit(
+            "mutate", operation="CREATE", rt=rt, sub=sub, namespace=namespace, name=name, obj=obj, old=None, ctx=ctx
+        )
+        if mutated is not None and mutated != obj:
+            obj = self._schema_prune_default(rt, dict(mutated), WriteContext(field_validation="Ignore"))
+        meta = _meta(obj)
+        if not meta.get("name"):
+            prefix = meta.get("generateName")
+            if not prefix:
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        errors.Cause(
+                            reason="FieldValueRequired",
+                            field="metadata.name",
+                            message="Required value: name or generateName is required",
+                        )
+                    ],
+                )
+            meta["name"] = str(prefix) + "".join(random.choice(_GENERATE_CHARS) for _ in range(5))
+        name = meta["name"]
+        if rt.namespaced:
+            meta["namespace"] = namespace
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = self.now()
+        if rt.is_custom or rt.extra.get("generation"):
+            meta["generation"] = 1
+        obj["apiVersion"] = self._storage_api_version(rt)
+        obj["kind"] = rt.kind
+        causes = self._validate_meta(rt, obj, create=True) + self._type_validate(rt, obj)
+        causes += self._schema_validate(rt, self.view(rt, obj), None)
+        self._raise_invalid(rt, name, causes)
+        self._after_prepare(rt, obj, None)
+        await self._admit(
+            "validate",
+            operation="CREATE",
+            rt=rt,
+            sub=sub,
+            namespace=namespace,
+            name=name,
+            obj=self.view(rt, obj),
+            old=None,
+            ctx=ctx,
+        )
+        if self.store.get(self.gr(rt), namespace if rt.namespaced else "", name) is not None:
+            raise errors.already_exists(rt.resource, rt.group, name)
+        self._record_manager(
+            rt, obj, None, manager=ctx.field_manager, operation="Update", sub="", fields=patching.touched_fields(obj)
+        )
+        if ctx.dry_run:
+            return self.view(rt, obj)
+        stored = self.store.commit(self.gr(rt), obj)
+        self._after_commit(rt, stored, None)
+        return self.view(rt, stored)
+
+    def _check_body(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get version/kind; "
+                "json parse error: expected an object"
+            )
+        obj = copy.deepcopy(body)
+        api_version = obj.get("apiVersion")
+        if api_version and api_version != rt.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({rt.api_version})"
+            )
+        kind = obj.get("kind")
+        if kind and kind != rt.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        if "metadata" in obj and not isinstance(obj["metadata"], dict):
+            raise errors.bad_request("metadata: expected an object")
+        meta = _meta(obj)
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+        else:
+            meta.pop("namespace", None)
+        return obj
+
+    # ------------------------------------------------------------------------------------- update
+
+    async def update(
+        self, rt: ResourceType, namespace: str, name: str, body: Any, ctx: WriteContext, *, sub: str = ""
+    ) -> dict[str, Any]:
+        self.deprecation(rt, ctx)
+        obj = self._check_body(rt, namespace, body)
+        meta = _meta(obj)
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        old = self.get_stored(rt, namespace, name)
+        if not meta.get("resourceVersion") and rt.is_custom:
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    errors.Cause(
+                        reason="FieldValueInvalid",
+                        field="metadata.resourceVersion",
+                        message="Invalid value: 0: must be specified for an update",
+                    )
+                ],
+            )
+        return await self._update_pipeline(rt, old, obj, ctx, sub=sub, operation="Update")
+
+    async def _update_pipeline(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        ctx: WriteContext,
+        *,
+        sub: str,
+        operation: str,
+        applied_fields: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        old_meta = old.get("metadata") or {}
+        name = str(old_meta.get("name"))
+        namespace = str(old_meta.get("namespace") or "")
+        meta = _meta(new)
+        rv = meta.get("resourceVersion")
+        if rv and str(rv) != str(old_meta.get("resourceVersion")):
+            raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
+        if sub == "status":
+            status = new.get("status")
+            new = copy.deepcopy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        elif rt.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        meta = _meta(new)
+        for key in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "name",
+            "namespace",
+        ):
+            if key in old_meta:
+                meta[key] = copy.deepcopy(old_meta[key])
+            else:
+                meta.pop(key, None)
+        meta["managedFields"] = copy.deepcopy(old_meta.get("managedFields") or [])
+        if old_meta.get("deletionTimestamp"):
+            added = [f for f in meta.get("finalizers") or () if f not in (old_meta.get("finalizers") or ())]
+            if added:
+                listed = ", ".join(f'"{f}"' for f in added)
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    [
+                        errors.Cause(
+                            reason="FieldValueForbidden",
+                            field="metadata.finalizers",
+                            message="Forbidden: no new finalizers can be added if the object is being deleted, "
+                            "found new "
+                            f"finalizers []string{{{listed}}}",
+                        )
+                    ],
+                )
+        new["apiVersion"] = rt.api_version
+        new["kind"] = rt.kind
+        if sub != "status":
+            new = self._schema_prune_default(rt, new, ctx)
+            new = self._builtin_defaults(rt, new, old)
+        old_view = self.view(rt, old)
+        mutated = await self._admit(
+            "mutate", operation="UPDATE", rt=rt, sub=sub, namespace=namespace, name=name, obj=new, old=old_view, ctx=ctx
+        )
+        if mutated is not None and mutated != new:
+            new = self._schema_prune_default(rt, mutated, WriteContext(field_validation="Ignore"))
+        meta = _meta(new)
+        causes = self._validate_meta(rt, new, create=False) + self._type_validate(rt, new)
+        causes += self._schema_validate(rt, new, old_view)
+        self._raise_invalid(rt, name, causes)
+        new["apiVersion"] = self._storage_api_version(rt)
+        if rt.is_custom or rt.extra.get("generation"):
+            skip = ("metadata", "status") if rt.has_status else ("metadata",)
+            changed = _without(new, *skip, "apiVersion", "kind") != _without(old, *skip, "apiVersion", "kind")
+            meta["generation"] = int(old_meta.get("generation") or 1) + (1 if changed else 0)
+        self._after_prepare(rt, new, old)
+        await self._admit(
+            "validate",
+            operation="UPDATE",
+            rt=rt,
+            sub=sub,
+            namespace=namespace,
+            name=name,
+            obj=self.view(rt, new),
+            old=old_view,
+            ctx=ctx,
+        )
+        comparable = ("resourceVersion", "managedFields")
+        if _strip_meta(new, comparable) == _strip_meta(old, comparable):
+            return old_view
+        self._record_manager(
+            rt, new, old, manager=ctx.field_manager, operation=operation, sub=sub, fields=applied_fields
+        )
+        if ctx.dry_run:
+            return self.view(rt, new)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self.view(rt, self.remove(rt, new))
+        stored = self.store.commit(self.gr(rt), new)
+        self._after_commit(rt, stored, old)
+        return self.view(rt, stored)
+
+    # -------------------------------------------------------------------------------------- patch
+
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+        ctx: WriteContext,
+        *,
+        sub: str = "",
+    ) -> tuple[int, dict[str, Any]]:
+        self.deprecation(rt, ctx)
+        media = content_type.split(";")[0].strip().lower()
+        accepted = errors.CR_PATCH_MEDIA_TYPES if rt.is_custom else errors.BUILTIN_PATCH_MEDIA_TYPES
+        if media not in (MERGE, JSON_PATCH, STRATEGIC, APPLY) or (media == STRATEGIC and rt.is_custom):
+            raise errors.unsupported_media_type(accepted)
+        if media == APPLY:
+            return await self._apply(rt, namespace, name, body, ctx, sub=sub)
+        old = self.get_stored(rt, namespace, name)
+        current = self.view(rt, old)
+        patch = patching.decode_json(body)
+        if media == MERGE:
+            if not isinstance(patch, dict):
+                raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+            new = patching.merge_patch(current, patch)
+        elif media == JSON_PATCH:
+            new = patching.json_patch(current, patch)
+        else:
+            smp = self.module("smp")
+            if smp is None:
+                raise errors.unsupported_media_type(errors.CR_PATCH_MEDIA_TYPES)
+            if not isinstance(patch, dict):
+                raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
+            try:
+                new = smp.strategic_merge_patch(current, patch, api_version=rt.api_version, kind=rt.kind)
+            except errors.ApiError:
+                raise
+            except (ValueError, TypeError, KeyError) as exc:
+                raise errors.ApiError(code=422, reason="Invalid", message=str(exc)) from exc
+        if not isinstance(new, dict):
+            raise errors.bad_request("the patch must produce an object")
+        return 200, await self._update_pipeline(rt, old, new, ctx, sub=sub, operation="Update")
+
+    async def _apply(
+        self, rt: ResourceType, namespace: str, name: str, body: bytes, ctx: WriteContext, *, sub: str
+    ) -> tuple[int, dict[str, Any]]:
+        if not ctx.field_manager or ctx.options.get("_manager_defaulted"):
+            raise errors.bad_request(
+                "PATCH /apply requires fieldManager to be set (fieldManager is required for apply)"
+            )
+        try:
+            applied = yaml.safe_load(body.decode())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise errors.bad_request(f"error decoding YAML: {exc}") from exc
+        if not isinstance(applied, dict):
+            raise errors.bad_request("error decoding YAML: the applied configuration must be an object")
+        raw_meta = applied.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
+        applied_fields = patching.touched_fields(applied)
+        existing = self.store.get(self.gr(rt), namespace if rt.namespaced else "", name)
+        if existing is None:
+            if sub:
+                raise self._not_found(rt, name)
+            body_obj = copy.deepcopy(applied)
+            _meta(body_obj)["name"] = name
+            created = await self.create(rt, namespace, body_obj, ctx)
+            if not ctx.dry_run:
+                stored = self.get_stored(rt, namespace, name)
+                entries = [
+                    e for e in stored["metadata"].get("managedFields") or () if e.get("manager") != ctx.field_manager
+                ]
+                updated = copy.deepcopy(stored)
+                updated["metadata"]["managedFields"] = [
+                    *entries,
+                    {
+                        "manager": ctx.field_manager,
+                        "operation": "Apply",
+                        "apiVersion": rt.api_version,
+                        "time": self.now(),
+                        "fieldsType": "FieldsV1",
+                        "fieldsV1": applied_fields,
+                    },
+                ]
+                created = self.view(rt, self.store.commit(self.gr(rt), updated))
+            return 201, created
+        previous = next(
+            (
+                e.get("fieldsV1")
+                for e in existing["metadata"].get("managedFields") or ()
+                if e.get("manager") == ctx.field_manager and e.get("operation") == "Apply"
+            ),
+            None,
+        )
+        new = patching.server_side_apply(self.view(rt, existing), applied, previous_fields=previous)
+        return 200, await self._update_pipeline(
+            rt, existing, new, ctx, sub=sub, operation="Apply", applied_fields=applied_fields
+        )
+
+    # ------------------------------------------------------------------------------------- delete
+
+    async def delete(
+        self, rt: ResourceType, namespace: str, name: str, options: dict[str, Any], ctx: WriteContext
+    ) -> dict[str, Any]:
+        """Delete per DeleteOptions; returns the response body (the object, or a Success Status for CRs)."""
+        self.deprecation(rt, ctx)
+        old = self.get_stored(rt, namespace, name)
+        meta = old.get("metadata") or {}
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise errors.conflict(
+                rt.resource,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+            )
+        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(meta.get("resourceVersion")):
+            raise errors.conflict(
+                rt.resource,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+            )
+        policy = options.get("propagationPolicy")
+        if options.get("orphanDependents") is True and not policy:
+            policy = "Orphan"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.invalid(
+                "DeleteOptions",
+                "",
+                "",
+                [
+                    errors.Cause(
+                        reason="FieldValueNotSupported",
+                        field="propagationPolicy",
+                        message=f'Unsupported value: "{policy}": supported values: '
+                        '"Foreground", "Background", "Orphan", "nil"',
+                    )
+                ],
+            )
+        await self._admit(
+            "validate",
+            operation="DELETE",
+            rt=rt,
+            sub="",
+            namespace=namespace,
+            name=name,
+            obj=None,
+            old=self.view(rt, old),
+            ctx=ctx,
+        )
+        new = copy.deepcopy(old)
+        new_meta = _meta(new)
+        finalizers = list(new_meta.get("finalizers") or [])
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        is_namespace = self.gr(rt) == NAMESPACE_GR
+        if is_namespace:
+            new.setdefault("status", {})["phase"] = "Terminating"
+        if finalizers or is_namespace:
+            if ctx.dry_run:
+                return self.view(rt, new)
+            if finalizers:
+                new_meta["finalizers"] = finalizers
+            if not new_meta.get("deletionTimestamp"):
+                new_meta["deletionTimestamp"] = self.now()
+                new_meta["deletionGracePeriodSeconds"] = 0
+            if _strip_meta(new, ("resourceVersion",)) == _strip_meta(old, ("resourceVersion",)):
+                return self.view(rt, old)
+            stored = self.store.commit(self.gr(rt), new)
+            self.on_change()
+            return self.view(rt, stored)
+        if ctx.dry_run:
+            return self._delete_response(rt, old)
+        return self._delete_response(rt, self.remove(rt, new))
+
+    def _delete_response(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        if rt.extra.get("return_deleted", True):
+            return self.view(rt, obj)
+        meta = obj.get("metadata") or {}
+        details: dict[str, Any] = {"name": meta.get("name"), "kind": rt.resource, "uid": meta.get("uid")}
+        if rt.group:
+            details["group"] = rt.group
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+    def remove(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Remove a stored object, announcing ``obj`` (its last state) as DELETED; CRDs take their objects along.
+
+        Used by deletes, by the update that drops the last finalizer, and by the GC.
+        """
+        gr = self.gr(rt)
+        if gr == CRD_GR:
+            self._remove_crd_contents(obj)
+        if self.store.get(gr, *_key(obj)) is None:
+            return obj
+        stored = self.store.commit(gr, obj, deleted=True)
+        if gr == CRD_GR:
+            self.registry.remove_crd(obj["metadata"]["name"])
+        self.on_change()
+        return stored
+
+    def _remove_crd_contents(self, crd: dict[str, Any]) -> None:
+        spec = crd.get("spec") or {}
+        gr = (str(spec.get("group")), str((spec.get("names") or {}).get("plural")))
+        for obj in self.store.items(gr):
+            self.store.commit(gr, obj, deleted=True)
+
+    def _after_commit(self, rt: ResourceType, stored: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if self.gr(rt) == CRD_GR:
+            name = stored["metadata"]["name"]
+            self.registry.set_crd(name, crds.crd_resource_types(stored))
+        if (stored.get("metadata") or {}).get("ownerReferences") or (stored.get("metadata") or {}).get(
+            "deletionTimestamp"
+        ):
+            self.on_change()
+
+    async def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        field_selector: str | None,
+        options: dict[str, Any],
+        ctx: WriteContext,
+    ) -> dict[str, Any]:
+        items, meta = self.list_objects(rt, namespace, label_selector=label_selector, field_selector=field_selector)
+        deleted = []
+        for item in items:
+            item_meta = item["metadata"]
+            try:
+                deleted.append(await self.delete(rt, item_meta.get("namespace") or "", item_meta["name"], options, ctx))
+            except errors.ApiError as exc:
+                if exc.code != 404:
+                    raise
+        for d in deleted:
+            if not rt.is_custom:
+                d.pop("apiVersion", None)
+                d.pop("kind", None)
+        return {
+            "kind": rt.list_kind,
+            "apiVersion": rt.api_version,
+            "metadata": meta,
+            "items": [d for d in deleted if d.get("kind") != "Status"],
+        }
+
+    # ----------------------------------------------------------------------------------- internal
+
+    def seed(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store an object as-is plus server metadata, bypassing admission and validation (control API)."""
+        obj = copy.deepcopy(obj)
+        meta = _meta(obj)
+        if not meta.get("name"):
+            raise errors.bad_request("seeded objects need metadata.name")
+        if rt.namespaced:
+            meta.setdefault("namespace", "default")
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", self.now())
+        if rt.is_custom or rt.extra.get("generation"):
+            meta.setdefault("generation", 1)
+        obj = self._builtin_defaults(rt, obj, self.store.get(self.gr(rt), *_key(obj)))
+        obj["apiVersion"] = self._storage_api_version(rt)
+        obj["kind"] = rt.kind
+        if self.gr(rt) == CRD_GR:
+            self._raise_invalid(rt, str(meta["name"]), crds.validate_crd(obj))
+            self._after_prepare(rt, obj, None)
+        stored = self.store.commit(self.gr(rt), obj)
+        self._after_commit(rt, stored, None)
+        return self.view(rt, stored)
+
+    def update_internal(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Commit a controller-side change (GC, namespace controller); removes the object if it is finished."""
+        meta = _meta(obj)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self.remove(rt, obj)
+        stored = self.store.commit(self.gr(rt), obj)
+        self.on_change()
+        return stored
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def _changed_fields(before: Any, after: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(after, dict):
+        return out
+    for key, value in after.items():
+        if key in ("apiVersion", "kind"):
+            continue
+        prior = before.get(key) if isinstance(before, dict) else None
+        if prior == value:
+            continue
+        if isinstance(value, dict) and value and isinstance(prior, dict):
+            sub = _changed_fields(prior, value)
+            if sub:
+                out[f"f:{key}"] = sub
+        elif isinstance(value, dict) and value:
+            out[f"f:{key}"] = patching.fields_v1(value)
+        else:
+            out[f"f:{key}"] = {}
+    return out
+
+
+def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(a)
+    for key, value in b.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = _union(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

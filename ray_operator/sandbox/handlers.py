@@ -1,0 +1,581 @@
+"""HTTP layer of the emulator: routing of Kubernetes paths, authentication, content negotiation, logs and faults.
+
+One catch-all route parses ``/api/v1/...`` and ``/apis/<g>/<v>/...`` itself, because the set of
+resources changes while the server runs (CRDs) and aiohttp's router is frozen at start. Everything the
+engine raises as ``ApiError`` becomes a ``Status`` body; any other exception becomes a 500 Status and is
+logged, so a malformed request never takes the server down. Responses are JSON whatever the Accept asks
+(protobuf included), except that Tables and aggregated discovery are honoured when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ray_operator.sandbox import errors, registry
+from ray_operator.sandbox.control import PREFIX, Control
+from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
+from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
+from ray_operator.sandbox.watch import stream_expired, stream_watch
+
+log = logging.getLogger(__name__)
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-sandbox",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.23.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
+PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+MAX_BODY = 3 * 1024 * 1024
+USER_KEY = web.RequestKey("user", dict)
+
+
+@dataclass
+class ServerOptions:
+    require_token: bool
+    tokens: dict[str, dict[str, Any]]
+    """Bearer token → userInfo."""
+    server_address: str = "127.0.0.1:0"
+    bookmark_interval: float = 60.0
+    default_watch_timeout: float = 1800.0
+    openapi_cache: dict[str, Any] = field(default_factory=dict)
+
+
+def json_response(
+    body: Any, *, status: int = 200, warnings: list[str] | None = None, content_type: str = "application/json"
+) -> web.Response:
+    response = web.Response(
+        status=status, body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json"
+    )
+    if content_type != "application/json":
+        response.headers["Content-Type"] = content_type
+    for text in warnings or ():
+        response.headers.add("Warning", '299 - "' + text.replace('"', '\\"') + '"')
+    return response
+
+
+def error_response(exc: errors.ApiError, *, warnings: list[str] | None = None) -> web.Response:
+    response = json_response(exc.status(), status=exc.code, warnings=warnings)
+    for key, value in exc.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def _accepts(request: web.Request, marker: str) -> bool:
+    return any(marker in part for part in request.headers.get("Accept", "").split(","))
+
+
+def wants_table(request: web.Request) -> bool:
+    return any("as=Table" in part and "g=meta.k8s.io" in part for part in request.headers.get("Accept", "").split(","))
+
+
+def aggregated_version(request: web.Request) -> str | None:
+    for part in request.headers.get("Accept", "").split(","):
+        if "as=APIGroupDiscoveryList" in part and "g=apidiscovery.k8s.io" in part:
+            if "v=v2beta1" in part:
+                return "v2beta1"
+            if "v=v2" in part:
+                return "v2"
+    return None
+
+
+@dataclass(frozen=True)
+class ResourcePath:
+    group: str
+    version: str
+    namespace: str | None
+    resource: str
+    name: str | None
+    sub: str
+
+
+def parse_resource_path(parts: list[str]) -> ResourcePath | None:
+    """``parts`` after ``api``/``apis``; None when it is not a resource path."""
+    if parts and parts[0] == "api":
+        if len(parts) < 3 or parts[1] != "v1":
+            return None
+        group, version, rest = "", "v1", parts[2:]
+    elif parts and parts[0] == "apis":
+        if len(parts) < 4:
+            return None
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace: str | None = None
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (group == "" and rest[2] in ("status", "finalize")):
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        return None
+    return ResourcePath(
+        group, version, namespace, rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else ""
+    )
+
+
+class Handlers:
+    def __init__(
+        self, *, engine: Engine, control: Control, options: ServerOptions, now: Callable[[], datetime]
+    ) -> None:
+        self.engine = engine
+        self.control = control
+        self.options = options
+        self.now = now
+
+    # -------------------------------------------------------------------------------- middleware
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "content_type": request.headers.get("Content-Type", ""),
+            "accept": request.headers.get("Accept", ""),
+            "user_agent": request.headers.get("User-Agent", ""),
+            "status": 0,
+        }
+        control_request = request.path.startswith(PREFIX)
+        if not control_request:
+            self.control.requests.append(entry)
+        try:
+            self._authenticate(request)
+            if not control_request:
+                fault = self.control.take_fault(request.method, request.path)
+                if fault is not None:
+                    response = await self._fault(request, fault)
+                    if response is not None:
+                        entry["status"] = response.status
+                        return response
+            response = await handler(request)
+        except errors.ApiError as exc:
+            response = error_response(exc)
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                response = error_response(errors.no_such_route())
+            elif exc.status == 405:
+                response = error_response(errors.method_not_allowed())
+            else:
+                raise
+        except Exception as exc:  # every failure is answered as a Status; the server keeps running
+            log.exception("request %s %s failed", request.method, request.path)
+            response = error_response(errors.internal(f"Internal error occurred: {exc}"))
+        entry["status"] = response.status
+        return response
+
+    def _authenticate(self, request: web.Request) -> None:
+        request[USER_KEY] = dict(next(iter(self.options.tokens.values()), {"username": "system:admin"}))
+        if not self.options.require_token or request.path in PUBLIC_PATHS:
+            return
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        user = self.options.tokens.get(token)
+        if user is None:
+            raise errors.unauthorized()
+        request[USER_KEY] = dict(user)
+
+    async def _fault(self, request: web.Request, fault: Any) -> web.StreamResponse | None:
+        import asyncio
+
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError("connection dropped by an injected fault")
+        if fault.status:
+            return error_response(fault.error())
+        return None
+
+    # --------------------------------------------------------------------------------- non-resource
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", "/{tail:.*}", self.dispatch)]
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path == "/version":
+            return json_response(VERSION_INFO)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if path == "/":
+            return json_response(
+                {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]}
+            )
+        parts = [p for p in path.split("/") if p]
+        if parts[0] == "openapi":
+            return self._openapi(parts)
+        if parts[0] not in ("api", "apis"):
+            raise errors.no_such_route()
+        if request.method != "GET" and len(parts) <= 3 and not (parts[0] == "api" and len(parts) == 3):
+            raise errors.method_not_allowed()
+        if parts == ["api"]:
+            agg = aggregated_version(request)
+            if agg:
+                return json_response(
+                    registry.aggregated_discovery(self.engine.registry, core=True, version=agg),
+                    content_type=AGGREGATED.format(v=agg),
+                )
+            return json_response(registry.api_versions(self.options.server_address))
+        if parts == ["apis"]:
+            agg = aggregated_version(request)
+            if agg:
+                return json_response(
+                    registry.aggregated_discovery(self.engine.registry, core=False, version=agg),
+                    content_type=AGGREGATED.format(v=agg),
+                )
+            return json_response(registry.api_group_list(self.engine.registry))
+        if parts == ["api", "v1"] or (parts[0] == "apis" and len(parts) == 3):
+            group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
+            doc = registry.api_resource_list(self.engine.registry, group, version)
+            if doc is None:
+                raise errors.no_such_route()
+            return json_response(doc)
+        if parts[0] == "apis" and len(parts) == 2:
+            group_doc = registry.api_group(self.engine.registry, parts[1])
+            if group_doc is None:
+                raise errors.no_such_route()
+            return json_response(group_doc)
+        rpath = parse_resource_path(parts)
+        if rpath is None:
+            raise errors.no_such_route()
+        return await self._resource(request, rpath)
+
+    def _openapi(self, parts: list[str]) -> web.Response:
+        module = self.engine.module("openapi")
+        if len(parts) < 2 or parts[1] != "v3" or module is None:
+            raise errors.no_such_route()
+        generation = self.engine.registry.generation
+        cache = self.options.openapi_cache
+        if cache.get("generation") != generation:
+            cache.clear()
+            cache["generation"] = generation
+        key = "/".join(parts[2:])
+        if key not in cache:
+            types = self.engine.registry.all()
+            if not key:
+                cache[key] = module.build_openapi_v3_root(types)
+            else:
+                sub = parts[2:]
+                if sub[:2] == ["api", "v1"] and len(sub) == 2:
+                    group, version = "", "v1"
+                elif sub[:1] == ["apis"] and len(sub) == 3:
+                    group, version = sub[1], sub[2]
+                else:
+                    raise errors.no_such_route()
+                if not self.engine.registry.in_group_version(group, version):
+                    raise errors.no_such_route()
+                cache[key] = module.build_group_version_document(group, version, types)
+        return json_response(cache[key])
+
+    # ------------------------------------------------------------------------------------ resources
+
+    def _write_context(self, request: web.Request, *, body_options: dict[str, Any] | None = None) -> WriteContext:
+        query = request.query
+        dry_run_values = list(query.getall("dryRun", []))
+        if body_options and isinstance(body_options.get("dryRun"), list):
+            dry_run_values += body_options["dryRun"]
+        for value in dry_run_values:
+            if value != "All":
+                raise errors.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+        validation = query.get("fieldValidation", "Warn") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(
+                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
+            )
+        manager = query.get("fieldManager", "")
+        options: dict[str, Any] = {}
+        if not manager:
+            manager = request.headers.get("User-Agent", "unknown").split("/")[0] or "unknown"
+            options["_manager_defaulted"] = True
+        elif len(manager) > 128:
+            raise errors.bad_request("fieldManager: Too long: must have at most 128 bytes")
+        ctx = WriteContext(
+            dry_run=bool(dry_run_values),
+            field_manager=manager,
+            field_validation=validation,
+            user=dict(request.get(USER_KEY) or {}),
+            force=parse_bool(query.get("force")),
+        )
+        ctx.options = options
+        return ctx
+
+    async def _body(self, request: web.Request) -> bytes:
+        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+            raise errors.unsupported_media_type("application/json, application/yaml")
+        if request.content_length and request.content_length > MAX_BODY:
+            raise errors.ApiError(code=413, reason="RequestEntityTooLarge", message="the request is too large")
+        return await request.read()
+
+    def _decode(self, raw: bytes) -> Any:
+        if not raw.strip():
+            raise errors.bad_request("the body of the request was empty")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            try:
+                import yaml
+
+                return yaml.safe_load(raw.decode())
+            except Exception:
+                raise errors.bad_request(f"couldn't decode the request body as JSON: {exc}") from exc
+
+    def _render(
+        self, request: web.Request, rt: ResourceType, objects: list[dict[str, Any]], list_meta: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        include = request.query.get("includeObject", "Metadata") or "Metadata"
+        module = self.engine.module("tables")
+        now = self.now()
+        if module is not None:
+            table: dict[str, Any] = module.render_table(rt, objects, include_object=include, now=now)
+        else:
+            table = fallback_table(objects, include_object=include, now=now)
+        if list_meta is not None:
+            table["metadata"] = dict(list_meta)
+        else:
+            table["metadata"] = {
+                "resourceVersion": str((objects[0].get("metadata") or {}).get("resourceVersion", "")) if objects else ""
+            }
+        return table
+
+    async def _resource(self, request: web.Request, path: ResourcePath) -> web.StreamResponse:
+        rt = self.engine.registry.lookup(path.group, path.version, path.resource)
+        if rt is None:
+            raise errors.no_such_route()
+        if path.namespace is not None and not rt.namespaced:
+            raise errors.no_such_route()
+        if path.sub and (path.sub not in rt.subresources or path.name is None):
+            raise errors.no_such_route()
+        namespace = path.namespace or ""
+        method = request.method
+        if rt.namespaced and path.name is not None and path.namespace is None:
+            raise errors.no_such_route()
+        if path.name is None:
+            if method == "GET":
+                return await self._list_or_watch(request, rt, path.namespace)
+            if method == "POST":
+                if rt.namespaced and path.namespace is None:
+                    raise errors.method_not_allowed()
+                ctx = self._write_context(request)
+                body = self._decode(await self._body(request))
+                created = await self.engine.create(rt, namespace, body, ctx)
+                return json_response(created, status=201, warnings=ctx.warnings)
+            if method == "DELETE":
+                raw = await self._body(request)
+                options = self._delete_options(request, raw)
+                ctx = self._write_context(request, body_options=options)
+                result = await self.engine.delete_collection(
+                    rt,
+                    path.namespace,
+                    label_selector=request.query.get("labelSelector"),
+                    field_selector=request.query.get("fieldSelector"),
+                    options=options,
+                    ctx=ctx,
+                )
+                return json_response(result, warnings=ctx.warnings)
+            raise errors.method_not_allowed()
+        name = path.name
+        if method == "GET":
+            obj = self.engine.get(rt, namespace, name)
+            warnings: list[str] = [rt.deprecation_warning] if rt.deprecated and rt.deprecation_warning else []
+            if wants_table(request):
+                return json_response(self._render(request, rt, [obj], None), warnings=warnings)
+            return json_response(obj, warnings=warnings)
+        if method == "PUT":
+            ctx = self._write_context(request)
+            body = self._decode(await self._body(request))
+            updated = await self.engine.update(rt, namespace, name, body, ctx, sub=path.sub)
+            return json_response(updated, warnings=ctx.warnings)
+        if method == "PATCH":
+            ctx = self._write_context(request)
+            raw = await self._body(request)
+            status, patched = await self.engine.patch(
+                rt, namespace, name, raw, request.headers.get("Content-Type", ""), ctx, sub=path.sub
+            )
+            return json_response(patched, status=status, warnings=ctx.warnings)
+        if method == "DELETE" and not path.sub:
+            raw = await self._body(request)
+            options = self._delete_options(request, raw)
+            ctx = self._write_context(request, body_options=options)
+            result = await self.engine.delete(rt, namespace, name, options, ctx)
+            return json_response(result, warnings=ctx.warnings)
+        raise errors.method_not_allowed()
+
+    def _delete_options(self, request: web.Request, raw: bytes) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if raw.strip():
+            try:
+                decoded = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"couldn't decode DeleteOptions: {exc}") from exc
+            if not isinstance(decoded, dict):
+                raise errors.bad_request("DeleteOptions must be an object")
+            options.update(decoded)
+        query = request.query
+        if "propagationPolicy" in query:
+            options["propagationPolicy"] = query["propagationPolicy"]
+        if "gracePeriodSeconds" in query:
+            try:
+                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+            except ValueError as exc:
+                raise errors.bad_request(f"gracePeriodSeconds: {exc}") from exc
+        if "orphanDependents" in query:
+            options["orphanDependents"] = parse_bool(query["orphanDependents"])
+        if query.getall("dryRun", []):
+            options["dryRun"] = list(query.getall("dryRun"))
+        return options
+
+    async def _list_or_watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
+        query = request.query
+        table = wants_table(request)
+        warnings = [rt.deprecation_warning] if rt.deprecated and rt.deprecation_warning else []
+        if parse_bool(query.get("watch")):
+            return await self._watch(request, rt, namespace, table)
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError as exc:
+            raise errors.bad_request(f"limit: {exc}") from exc
+        items, meta = self.engine.list_objects(
+            rt,
+            namespace,
+            label_selector=query.get("labelSelector"),
+            field_selector=query.get("fieldSelector"),
+            limit=max(limit, 0),
+            continue_token=query.get("continue"),
+            resource_version=query.get("resourceVersion"),
+            resource_version_match=query.get("resourceVersionMatch"),
+        )
+        if table:
+            views = [self.engine.view(rt, i) for i in items]
+            return json_response(self._render(request, rt, views, meta), warnings=warnings)
+        return json_response(
+            {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}, warnings=warnings
+        )
+
+    async def _watch(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, table: bool
+    ) -> web.StreamResponse:
+        query = request.query
+        store = self.engine.store
+        labels = parse_label_selector(query.get("labelSelector"))
+        fields = parse_field_selector(
+            query.get("fieldSelector"), group=rt.group, resource=rt.resource, namespaced=rt.namespaced
+        )
+        raw_rv = query.get("resourceVersion") or ""
+        send_initial = parse_bool(query.get("sendInitialEvents"))
+        since: int | None
+        if raw_rv in ("", "0") or send_initial:
+            since = None
+        else:
+            try:
+                since = int(raw_rv)
+            except ValueError as exc:
+                raise errors.bad_request(f'resourceVersion: Invalid value: "{raw_rv}": invalid value') from exc
+            if since < 0:
+                raise errors.bad_request(f'resourceVersion: Invalid value: "{raw_rv}": invalid value')
+            if store.too_old(since):
+                return await stream_expired(request, since, store.compacted_rv + 1)
+        try:
+            timeout = float(query.get("timeoutSeconds") or self.options.default_watch_timeout)
+        except ValueError as exc:
+            raise errors.bad_request(f"timeoutSeconds: {exc}") from exc
+        bookmarks = parse_bool(query.get("allowWatchBookmarks"))
+        watcher = store.watch(
+            gr=(rt.group, rt.resource),
+            namespace=namespace if rt.namespaced else None,
+            labels=labels,
+            fields=fields,
+            since=since,
+        )
+
+        def render(obj: dict[str, Any]) -> dict[str, Any]:
+            view = self.engine.view(rt, obj)
+            if table:
+                rendered = self._render(request, rt, [view], None)
+                rendered["metadata"] = {"resourceVersion": str(view["metadata"].get("resourceVersion", ""))}
+                return rendered
+            return view
+
+        def bookmark(rv: int, initial_end: bool) -> dict[str, Any]:
+            meta: dict[str, Any] = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+
+        return await stream_watch(
+            request,
+            store=store,
+            watcher=watcher,
+            render=render,
+            bookmark=bookmark if (bookmarks or send_initial) else None,
+            timeout=max(timeout, 0.0),
+            bookmark_interval=self.options.bookmark_interval,
+            initial_events_end=send_initial,
+        )
+
+
+def _age(created: str | None, now: datetime) -> str:
+    if not created:
+        return "<unknown>"
+    try:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return "<invalid>"
+    seconds = int((now - then).total_seconds())
+    if seconds < 0:
+        return "<invalid>"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size or (unit == "m" and seconds >= 120):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def fallback_table(objects: list[dict[str, Any]], *, include_object: str, now: datetime) -> dict[str, Any]:
+    """Name and Age, used only while the full Table renderer (``tables.py``) is not available."""
+    rows = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        row: dict[str, Any] = {"cells": [meta.get("name"), _age(meta.get("creationTimestamp"), now)]}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+        rows.append(row)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": [
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "description": "Name must be unique within a namespace.",
+                "priority": 0,
+            },
+            {
+                "name": "Age",
+                "type": "string",
+                "format": "",
+                "description": "CreationTimestamp is a timestamp "
+                "representing the server time when this object was created.",
+                "priority": 0,
+            },
+        ],
+        "rows": rows,
+    }

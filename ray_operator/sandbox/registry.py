@@ -1,0 +1,219 @@
+"""Which resource types are served right now, and the discovery documents built from them.
+
+Built-in types are fixed at start; CRDs add and remove types while the server runs, so discovery
+(legacy ``APIGroupList``/``APIResourceList`` and aggregated ``APIGroupDiscoveryList``) is rebuilt from
+this registry on every request, never cached, and a ``generation`` counter lets the OpenAPI documents be
+cached until the next change. Group order: the core group, then built-in groups, then CRD groups; within a
+group the versions follow Kubernetes version priority.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from ray_operator.sandbox.crds import sort_versions
+from ray_operator.sandbox.resources import ResourceType
+
+STATUS_VERBS = ["get", "patch", "update"]
+
+
+class Registry:
+    def __init__(self, builtin: list[ResourceType]) -> None:
+        self._builtin = list(builtin)
+        self._crds: dict[str, list[ResourceType]] = {}
+        self.generation = 0
+
+    def set_crd(self, name: str, types: list[ResourceType]) -> None:
+        if self._crds.get(name) != types:
+            self._crds[name] = types
+            self.generation += 1
+
+    def remove_crd(self, name: str) -> None:
+        if self._crds.pop(name, None) is not None:
+            self.generation += 1
+
+    def crd_types(self, name: str) -> list[ResourceType]:
+        return list(self._crds.get(name, ()))
+
+    def reset_crds(self) -> None:
+        if self._crds:
+            self._crds.clear()
+            self.generation += 1
+
+    def all(self) -> list[ResourceType]:
+        out = list(self._builtin)
+        for name in sorted(self._crds):
+            out.extend(self._crds[name])
+        return out
+
+    def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
+        for rt in self.all():
+            if rt.group == group and rt.version == version and rt.resource == resource:
+                return rt
+        return None
+
+    def group_versions(self) -> dict[str, list[str]]:
+        """Group → served versions, preferred first; the core group is ``""``."""
+        found: dict[str, list[str]] = {}
+        for rt in self.all():
+            versions = found.setdefault(rt.group, [])
+            if rt.version not in versions:
+                versions.append(rt.version)
+        return {g: sort_versions(v) for g, v in found.items()}
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [rt for rt in self.all() if rt.group == group and rt.version == version]
+
+    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
+        for rt in self.all():
+            if rt.api_version == api_version and rt.kind == kind:
+                return rt
+        return None
+
+
+def storage_version_hash(rt: ResourceType) -> str:
+    digest = hashlib.sha256(f"{rt.group}/{rt.extra.get('storage_version', rt.version)}/{rt.kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
+def _api_resource(rt: ResourceType) -> list[dict[str, Any]]:
+    entry: dict[str, Any] = {
+        "name": rt.resource,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
+        "storageVersionHash": storage_version_hash(rt),
+    }
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    out = [entry]
+    for sub in rt.subresources:
+        if sub == "status":
+            out.append(
+                {
+                    "name": f"{rt.resource}/status",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "kind": rt.kind,
+                    "verbs": STATUS_VERBS,
+                }
+            )
+        elif sub == "scale":
+            out.append(
+                {
+                    "name": f"{rt.resource}/scale",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": STATUS_VERBS,
+                }
+            )
+    return out
+
+
+def api_resource_list(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
+    types = registry.in_group_version(group, version)
+    if not types:
+        return None
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": [entry for rt in types for entry in _api_resource(rt)],
+    }
+
+
+def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
+    versions = registry.group_versions().get(group)
+    if not versions or not group:
+        return None
+    listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
+def api_group_list(registry: Registry) -> dict[str, Any]:
+    groups = []
+    for group in registry.group_versions():
+        doc = api_group(registry, group)
+        if doc is not None:
+            doc.pop("kind")
+            doc.pop("apiVersion")
+            groups.append(doc)
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def api_versions(server_address: str) -> dict[str, Any]:
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
+
+
+def _discovery_resource(rt: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": rt.resource,
+        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    subs = []
+    for sub in rt.subresources:
+        if sub == "status":
+            subs.append(
+                {
+                    "subresource": "status",
+                    "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+                    "verbs": STATUS_VERBS,
+                }
+            )
+        elif sub == "scale":
+            subs.append(
+                {
+                    "subresource": "scale",
+                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                    "verbs": STATUS_VERBS,
+                }
+            )
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated_discovery(registry: Registry, *, core: bool, version: str = "v2") -> dict[str, Any]:
+    """``APIGroupDiscoveryList`` for ``/api`` (core) or ``/apis`` (every named group)."""
+    items = []
+    for group, versions in registry.group_versions().items():
+        if (group == "") != core:
+            continue
+        items.append(
+            {
+                "metadata": {"name": group, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": v,
+                        "resources": [_discovery_resource(rt) for rt in registry.in_group_version(group, v)],
+                        "freshness": "Current",
+                    }
+                    for v in versions
+                ],
+            }
+        )
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
+    }
