@@ -331,6 +331,7 @@ class FakeKubelet:
         host_ip: str = "172.18.0.2",
         max_grace_seconds: float | None = None,
         start_delay: float = 0.0,
+        watch_timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
     ) -> None:
         """``max_grace_seconds`` caps deletion grace periods (tests use 0); ``start_delay`` keeps new pods
         in ``ContainerCreating`` that long before they run."""
@@ -341,11 +342,13 @@ class FakeKubelet:
         self._ssl = ssl_context
         self._max_grace = max_grace_seconds
         self._start_delay = start_delay
+        self._watch_timeout = watch_timeout_seconds
         self._enabled = True
         self._pods: dict[tuple[str, str], dict[str, Any]] = {}
         self._modes: dict[tuple[str, str], tuple[str, str]] = {}
         self._first_seen: dict[tuple[str, str], float] = {}
         self._applied: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._delete_sent: dict[tuple[str, str], Any] = {}
         self._deleting: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._delayed: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -423,10 +426,14 @@ class FakeKubelet:
         await self._sync(key)
         return self._pods.get(key, pod)
 
-    def control_routes(self, prefix: str = "/_sandbox/kubelet") -> list[web.RouteDef]:
-        """Routes for the emulator's control API (JSON in, JSON out)."""
+    def control_routes(self, prefix: str = "") -> list[web.RouteDef]:
+        """Routes for the emulator's control API (JSON in, JSON out), relative to where they are mounted.
+
+        Mounted under ``/_sandbox/kubelet``: ``GET /`` state, ``POST /enabled`` ``{"enabled": bool}``,
+        ``POST /pods/{namespace}/{name}/fail`` ``{"reason": "..."}``, ``POST …/unready``, ``POST …/ready``.
+        """
         return [
-            web.get(prefix, self._h_state),
+            web.get(f"{prefix}/", self._h_state),
             web.post(f"{prefix}/enabled", self._h_enabled),
             web.post(prefix + "/pods/{namespace}/{name}/fail", self._h_fail),
             web.post(prefix + "/pods/{namespace}/{name}/unready", self._h_unready),
@@ -520,16 +527,18 @@ class FakeKubelet:
     # ---- list and watch ------------------------------------------------------------------
 
     async def _watch_loop(self) -> None:
+        """List, then watch from the last resourceVersion; transient errors resume the watch, 410 re-lists."""
         delay = RETRY_DELAY_SECONDS
+        rv: str | None = None
         while True:
             try:
-                rv = await self._list()
-                self._synced.set()
+                if rv is None:
+                    rv = await self._list()
+                    self._synced.set()
+                rv = await self._watch(rv)
                 delay = RETRY_DELAY_SECONDS
-                while True:
-                    rv = await self._watch(rv)
             except _Gone:
-                continue
+                rv = None
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
@@ -563,7 +572,7 @@ class FakeKubelet:
         params = {
             "watch": "true",
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_TIMEOUT_SECONDS),
+            "timeoutSeconds": str(self._watch_timeout),
         }
         if rv:
             params["resourceVersion"] = rv
@@ -571,7 +580,7 @@ class FakeKubelet:
             f"{self.base_url}/api/v1/pods",
             params=params,
             ssl=self._ssl_arg(),
-            timeout=aiohttp.ClientTimeout(total=WATCH_TIMEOUT_SECONDS + 30, sock_read=WATCH_TIMEOUT_SECONDS + 15),
+            timeout=aiohttp.ClientTimeout(total=self._watch_timeout + 30, sock_read=self._watch_timeout + 15),
         ) as resp:
             if resp.status == 410:
                 raise _Gone()
@@ -615,6 +624,7 @@ class FakeKubelet:
         self._modes.pop(key, None)
         self._first_seen.pop(key, None)
         self._applied.pop(key, None)
+        self._delete_sent.pop(key, None)
         handle = self._delayed.pop(key, None)
         if handle is not None:
             handle.cancel()
@@ -662,7 +672,11 @@ class FakeKubelet:
         status = _obj(pod.get("status"))
         node = spec.get("nodeName")
         if meta.get("deletionTimestamp"):
-            if (not node or node == self.node_name) and key not in self._deleting:
+            if (
+                (not node or node == self.node_name)
+                and key not in self._deleting
+                and self._delete_sent.get(key) != meta.get("uid")
+            ):
                 self._deleting[key] = asyncio.create_task(self._delete_after_grace(key, pod))
             return
         if not node:
@@ -766,6 +780,8 @@ class FakeKubelet:
             if meta.get("uid"):
                 body["preconditions"] = {"uid": meta["uid"]}
             code, answer = await self._send("DELETE", self._pod_url(*key), body, "application/json")
+            if key in self._pods:
+                self._delete_sent[key] = meta.get("uid")  # finalizers may keep it; never send twice
             if code not in (200, 202, 404, 409):
                 self._note_error(f"deleting {key[0]}/{key[1]}: HTTP {code}: {_message(answer)}")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
