@@ -375,10 +375,15 @@ def build_review(attrs: AdmissionAttributes, obj: dict[str, Any] | None, *, uid:
 def _options(attrs: AdmissionAttributes) -> dict[str, Any] | None:
     kind = _OPTIONS_KIND.get(attrs.operation)
     if kind is None:
-        return dict(attrs.options) or None
+        return _public(attrs.options) or None
     options = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
-    options.update({k: v for k, v in attrs.options.items() if k not in ("kind", "apiVersion")})
+    options.update(_public(attrs.options))
     return options
+
+
+def _public(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options as sent on the wire: no kind/apiVersion override, no server-internal ``_`` keys."""
+    return {k: v for k, v in options.items() if k not in ("kind", "apiVersion") and not k.startswith("_")}
 
 
 @dataclass(frozen=True, kw_only=True)

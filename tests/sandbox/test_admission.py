@@ -81,7 +81,7 @@ def attrs(
         obj=obj,
         old_obj=old,
         dry_run=dry_run,
-        options={"fieldManager": "kubectl-create"} if operation == "CREATE" else {},
+        options={"fieldManager": "kubectl-create", "_internal": True} if operation == "CREATE" else {},
         user_info={"username": "admin", "groups": ["system:masters", "system:authenticated"]},
     )
 
