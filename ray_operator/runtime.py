@@ -30,7 +30,7 @@ import contextlib
 import signal
 import ssl
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,6 +49,7 @@ from webhook.server import HttpsServer
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_USAGE = 2
+USER_AGENT = "ray-operator"
 
 log = structlog.get_logger("ray_operator.runtime")
 
@@ -112,6 +113,7 @@ async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
         except config.ConfigException:
             await config.load_kube_config(client_configuration=configuration)
     api = client.ApiClient(configuration)
+    api.user_agent = USER_AGENT  # lets audit logs (and the sandbox request log) tell the operator's calls apart
     _with_default_timeout(api, total=settings.kube_request_timeout_seconds)
     try:
         yield api
@@ -167,7 +169,6 @@ async def run(
     rules: Rules | None = None,
     state: RuntimeState | None = None,
     handle_signals: bool = True,
-    on_serving: Callable[[RuntimeState], Awaitable[None] | None] | None = None,
 ) -> int:
     """Run the operator until stopped; returns the process exit code."""
     problem = mode_error(settings.mode)
@@ -200,7 +201,7 @@ async def run(
             certificates = certificate_source_factory(
                 settings=settings, api_client=api_client, logger=structlog.get_logger("certs")
             )
-            return await _serve(settings, st, certificates, handshake_ok, rules, on_serving)
+            return await _serve(settings, st, certificates, handshake_ok, rules)
     except Exception as exc:  # start-up failed before any root task ran (config, client)
         log.error("operator_start_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
         return EXIT_CRASHED
@@ -220,7 +221,6 @@ async def _serve(
     certificates: CertificateSource,
     handshake_ok: HandshakeOk,
     rules: Rules,
-    on_serving: Callable[[RuntimeState], Awaitable[None] | None] | None,
 ) -> int:
     webhook_app = build_app(
         rules=rules,
@@ -273,17 +273,7 @@ async def _serve(
             st.webhook_serving.set()
             log.info("webhook_serving", host=settings.webhook_host, port=port, service=server_name)
 
-        if on_serving is None:
-            await server.serve(on_started=started)
-            return
-        try:
-            started(await server.start())
-            result = on_serving(st)
-            if result is not None:
-                await result
-            await asyncio.Event().wait()
-        finally:
-            await asyncio.shield(server.stop())
+        await server.serve(on_started=started)
 
     async def wait_for_stop() -> None:
         await st.stop.wait()

@@ -1,0 +1,279 @@
+"""``ray-operator sandbox``: the API-server emulator and the operator together, one command, one loop.
+
+It starts the sandbox (fake kubelet on unless ``--no-kubelet``), installs what a cluster install
+would - the RayCluster CRD, the ``ray-system`` namespace, the webhook Service and the validating and
+mutating webhook configurations - routes the Service to the local webhook server, and runs the
+operator runtime in webhook mode beside it. Certificates are bootstrapped *through the emulator*
+exactly as in a cluster: the self-signed source writes its Secret there and injects the caBundle into
+the two configurations, and the emulator then calls the webhooks over TLS verified against it.
+
+The kubeconfig file is written only after a server-side dry-run create of a RayCluster has gone
+through both webhooks, so whoever waits for the file can use kubectl at once. Runs until SIGINT or
+SIGTERM, then exits 0 and removes the file.
+
+The webhook objects are built here in Python (the ``config/`` tree is not shipped in the package);
+a test compares them with ``kubectl kustomize config/webhook`` so the two cannot drift.
+
+Decided against: shelling out to kubectl to install (the package must work without it) and running
+the operator as a second process (one loop keeps start-up under a second and shutdown simple).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ray_operator.logging import configure_logging
+from ray_operator.metrics import new_registry
+from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, kube_api_client, mode_error, run
+from ray_operator.settings import Settings
+
+log = structlog.get_logger("ray_operator.devstack")
+
+VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
+MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
+WEBHOOK_TIMEOUT_SECONDS = 10
+ROUND_TRIP_DEADLINE_SECONDS = 60.0
+
+
+def webhook_resources(settings: Settings) -> list[dict[str, Any]]:
+    """The webhook Service and both webhook configurations, as ``config/webhook`` renders them."""
+    service_ref = {"name": settings.webhook_service_name, "namespace": settings.namespace}
+    rules = [
+        {
+            "apiGroups": ["ray.io"],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["rayclusters"],
+        }
+    ]
+
+    def hook(name: str, path: str) -> dict[str, Any]:
+        return {
+            "admissionReviewVersions": ["v1"],
+            "clientConfig": {"service": {**service_ref, "path": path}},
+            "failurePolicy": "Fail",
+            "name": name,
+            "rules": rules,
+            "sideEffects": "None",
+            "timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS,
+        }
+
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": settings.webhook_service_name, "namespace": settings.namespace},
+            "spec": {
+                "ports": [{"port": 443, "protocol": "TCP", "targetPort": 9443}],
+                "selector": {"control-plane": "ray-operator"},
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": settings.mutating_webhook_name},
+            "webhooks": [hook("mraycluster.kb.io", MUTATE_PATH)],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": settings.validating_webhook_name},
+            "webhooks": [hook("vraycluster.kb.io", VALIDATE_PATH)],
+        },
+    ]
+
+
+def probe_raycluster(name: str = "devstack-admission-check") -> dict[str, Any]:
+    """The smallest valid RayCluster, used for the dry-run admission round trip."""
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "rayVersion": "2.41.0",
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.41.0"}]}},
+            },
+        },
+    }
+
+
+async def _create(call: Callable[..., Any], **kwargs: Any) -> None:
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    try:
+        await call(**kwargs)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+async def install(api_client: Any, settings: Settings) -> None:
+    """CRD, namespace, webhook Service and configurations; objects that already exist are left alone."""
+    from kubernetes_asyncio import client
+
+    from ray_operator.api.crd import build_crd
+
+    await _create(client.ApiextensionsV1Api(api_client).create_custom_resource_definition, body=build_crd())
+    core = client.CoreV1Api(api_client)
+    await _create(
+        core.create_namespace, body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.namespace}}
+    )
+    admission = client.AdmissionregistrationV1Api(api_client)
+    for obj in webhook_resources(settings):
+        if obj["kind"] == "Service":
+            await _create(core.create_namespaced_service, namespace=settings.namespace, body=obj)
+        elif obj["kind"] == "MutatingWebhookConfiguration":
+            await _create(admission.create_mutating_webhook_configuration, body=obj)
+        else:
+            await _create(admission.create_validating_webhook_configuration, body=obj)
+
+
+async def admission_round_trip(api_client: Any, *, deadline_seconds: float = ROUND_TRIP_DEADLINE_SECONDS) -> None:
+    """Retry a server-side dry-run create of a RayCluster until both webhooks answer it."""
+    from kubernetes_asyncio import client
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    api = client.CustomObjectsApi(api_client)
+    deadline = time.monotonic() + deadline_seconds
+    last = "no attempt yet"
+    while time.monotonic() < deadline:
+        try:
+            await api.create_namespaced_custom_object(
+                "ray.io", "v1", "default", "rayclusters", probe_raycluster(), dry_run="All", _request_timeout=15
+            )
+            return
+        except ApiException as exc:
+            last = f"{exc.status} {exc.reason}: {str(exc.body)[:500]}"
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the webhooks did not admit a RayCluster within {deadline_seconds:.0f}s; last error: {last}")
+
+
+def operator_settings(*, kubeconfig: Path) -> Settings:
+    return Settings(
+        mode="webhook",
+        kubeconfig=str(kubeconfig),
+        webhook_host="127.0.0.1",
+        webhook_port=0,
+        probe_host="127.0.0.1",
+        probe_port=0,
+        metrics_host="127.0.0.1",
+        metrics_port=0,
+    )
+
+
+def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool) -> str:
+    return "\n".join(
+        [
+            f"ray-operator sandbox is ready: API server {url}, operator in webhook mode.",
+            f"  kubeconfig:  {kubeconfig}",
+            f"  try:         kubectl --kubeconfig {kubeconfig} apply -f samples/ray_v1_raycluster.mini.yaml",
+            f"               kubectl --kubeconfig {kubeconfig} get rayclusters -o yaml",
+            f"  webhook:     https://127.0.0.1:{state.webhook_port} (Service ray-system/ray-operator-webhook-service)",
+            f"  probes:      http://127.0.0.1:{state.probe_port}/readyz   metrics: "
+            f"http://127.0.0.1:{state.metrics_port}/metrics",
+            f"  fake kubelet: {'on' if kubelet else 'off'}",
+            "  RayClusters are validated and defaulted; the reconciler is not built yet, so no pods are created.",
+            "  Stop with Ctrl-C.",
+        ]
+    )
+
+
+async def run_devstack(
+    *,
+    kubeconfig: Path,
+    port: int = 0,
+    kubelet: bool = True,
+    mode: str = "webhook",
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+    state: RuntimeState | None = None,
+) -> int:
+    """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code."""
+    problem = mode_error(mode)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    from ray_operator.sandbox.server import Sandbox
+
+    done = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, done.set)
+                installed.append(sig)
+    st = state if state is not None else RuntimeState(registry=new_registry())
+    written: Path | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
+            async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
+                internal = sb.write_kubeconfig(Path(tmp) / "operator.kubeconfig")
+                settings = operator_settings(kubeconfig=internal)
+                async with kube_api_client(settings) as api_client:
+                    await install(api_client, settings)
+                operator = asyncio.create_task(run(settings, state=st, handle_signals=False), name="operator")
+                serving = asyncio.create_task(st.webhook_serving.wait())
+                await asyncio.wait({operator, serving}, return_when=asyncio.FIRST_COMPLETED)
+                if operator.done():
+                    serving.cancel()
+                    log.error("devstack_failed", reason="the operator stopped before its webhook served")
+                    return operator.result() or EXIT_CRASHED
+                assert st.webhook_port is not None
+                sb.register_service_endpoint(
+                    settings.namespace, settings.webhook_service_name, 443, "127.0.0.1", st.webhook_port
+                )
+                try:
+                    async with kube_api_client(settings) as api_client:
+                        await admission_round_trip(api_client)
+                except Exception as exc:
+                    log.error("devstack_failed", reason=str(exc))
+                    st.stop.set()
+                    await operator
+                    return EXIT_CRASHED
+                written = sb.write_kubeconfig(kubeconfig)
+                print(usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet), flush=True)
+                stopper = asyncio.create_task(done.wait())
+                await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if operator.done():
+                    stopper.cancel()
+                    log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
+                    return operator.result() or EXIT_CRASHED
+                st.stop.set()
+                code = await operator
+                return EXIT_OK if code == EXIT_OK else code
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if written is not None:
+            with contextlib.suppress(OSError):
+                written.unlink()
+
+
+def run_devstack_command(args: argparse.Namespace) -> int:
+    """``ray-operator sandbox [--mode webhook] --kubeconfig FILE`` (not ``--api-only``)."""
+    problem = mode_error(str(args.mode))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(level="info", fmt="auto")
+    try:
+        return asyncio.run(
+            run_devstack(kubeconfig=Path(args.kubeconfig), port=int(args.port), kubelet=not bool(args.no_kubelet))
+        )
+    except OSError as exc:
+        print(f"error: cannot start the sandbox on port {args.port}: {exc}", file=sys.stderr)
+        return EXIT_CRASHED
