@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.admission import (
@@ -674,3 +676,114 @@ def test_review_bodies_are_json_serialisable() -> None:
         attrs(sub_resource="status", operation="UPDATE", old=raycluster()), raycluster(), uid="u", version="v1"
     )
     assert json.loads(json.dumps(body))["request"]["requestSubResource"] == "status"
+
+
+# ---------------------------------------------------------------------------------------- robustness
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 50)
+    | st.sampled_from(["", "*", "CREATE", "v1", "ray.io", "rayclusters", "Ignore", "None", "/x"]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "rules",
+                    "clientConfig",
+                    "service",
+                    "url",
+                    "operations",
+                    "apiGroups",
+                    "apiVersions",
+                    "resources",
+                    "scope",
+                    "failurePolicy",
+                    "sideEffects",
+                    "admissionReviewVersions",
+                    "namespaceSelector",
+                    "objectSelector",
+                    "matchLabels",
+                    "matchExpressions",
+                    "timeoutSeconds",
+                    "caBundle",
+                    "path",
+                    "port",
+                    "namespace",
+                    "webhooks",
+                    "metadata",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(configs=st.lists(json_values, max_size=3), dry_run=st.booleans())
+async def test_malformed_configurations_never_crash_the_chain(configs: list[Any], dry_run: bool) -> None:
+    chain = AdmissionChain(resolve_service=lambda ns, n, p: None, get_namespace=NAMESPACES.get, log=[])
+    try:
+        for kind in ("mutate", "validate"):
+            try:
+                if kind == "mutate":
+                    await chain.mutate(attrs(dry_run=dry_run), configs)
+                else:
+                    await chain.validate(attrs(dry_run=dry_run), configs)
+            except errors.ApiError as exc:
+                assert exc.code in (400, 404, 500) and exc.message
+    finally:
+        await chain.close()
+
+
+HOOK_KEYS = st.sampled_from(
+    [
+        "name",
+        "rules",
+        "clientConfig",
+        "failurePolicy",
+        "sideEffects",
+        "admissionReviewVersions",
+        "namespaceSelector",
+        "objectSelector",
+        "timeoutSeconds",
+        "reinvocationPolicy",
+        "matchConditions",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(overrides=st.dictionaries(HOOK_KEYS, json_values, max_size=3), dry_run=st.booleans(), delete=st.booleans())
+async def test_corrupted_fields_of_a_matching_webhook_never_crash_the_chain(
+    overrides: dict[str, Any], dry_run: bool, delete: bool
+) -> None:
+    spec = hook(
+        make_tls_once(), rules=[{"operations": ["*"], "apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]}]
+    )
+    spec.update(overrides)
+    request = attrs(operation="DELETE", old=raycluster(), dry_run=dry_run) if delete else attrs(dry_run=dry_run)
+    chain = AdmissionChain(resolve_service=lambda ns, n, p: None, get_namespace=NAMESPACES.get, log=[])
+    try:
+        for configs in ([config("v", spec)], [config("m", spec, kind="MutatingWebhookConfiguration")]):
+            try:
+                await chain.validate(request, configs)
+                await chain.mutate(request, configs)
+            except errors.ApiError as exc:
+                assert exc.code in (400, 404, 500) and exc.message
+    finally:
+        await chain.close()
+
+
+_TLS: list[Tls] = []
+
+
+def make_tls_once() -> Tls:
+    if not _TLS:
+        _TLS.append(make_tls([SVC_HOST]))
+    return _TLS[0]
