@@ -9,6 +9,7 @@ logged, so a malformed request never takes the server down. Responses are JSON w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from ray_operator.sandbox import errors, registry
-from ray_operator.sandbox.control import PREFIX, Control
+from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
@@ -188,15 +189,13 @@ class Handlers:
             raise errors.unauthorized()
         request[USER_KEY] = dict(user)
 
-    async def _fault(self, request: web.Request, fault: Any) -> web.StreamResponse | None:
-        import asyncio
-
+    async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.drop:
             if request.transport is not None:
-                request.transport.close()
-            raise ConnectionResetError("connection dropped by an injected fault")
+                request.transport.abort()
+            return web.Response(status=503)
         if fault.status:
             return error_response(fault.error())
         return None
