@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 from aiohttp import web
 
 from ray_operator.sandbox.openapi import build_group_version_document, build_openapi_v3_root, group_version_path
+from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.smp import strategic_merge_patch
+from ray_operator.sandbox.tables import render_table
 
 from .test_openapi import ALL, RAYCLUSTERS
 
@@ -48,6 +51,22 @@ class Stub:
     def __init__(self) -> None:
         self.posts: list[str] = []
         self.patches = []
+        self.listed: dict[str, tuple[ResourceType, list[dict[str, Any]]]] = {}
+        self.accepts: list[str] = []
+
+    async def list_objects(self, request: web.Request) -> web.Response:
+        resource = request.path.rsplit("/", 1)[-1]
+        rt, objects = self.listed[resource]
+        self.accepts.append(request.headers.get("Accept", ""))
+        if "as=Table" in request.headers.get("Accept", ""):
+            table = render_table(
+                rt, objects, include_object=request.query.get("includeObject", "Metadata"), now=datetime.now(UTC)
+            )
+            table["metadata"]["resourceVersion"] = "7"
+            return web.json_response(table)
+        return web.json_response(
+            {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": "7"}, "items": objects}
+        )
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -59,6 +78,8 @@ class Stub:
         app.router.add_get("/openapi/v3", self.root)
         app.router.add_get("/openapi/v3/{path:.*}", self.document)
         app.router.add_post("/apis/ray.io/v1/namespaces/{ns}/rayclusters", self.create)
+        app.router.add_get("/apis/ray.io/v1/namespaces/{ns}/rayclusters", self.list_objects)
+        app.router.add_get("/api/v1/namespaces/{ns}/pods", self.list_objects)
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}", self.get_pod)
         app.router.add_patch("/api/v1/namespaces/{ns}/pods/{name}", self.patch_pod)
         return app
@@ -213,3 +234,48 @@ async def test_kubectl_apply_computes_strategic_patch_from_published_builtin_sch
     assert patched["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "name": "http"}, {"containerPort": 90}]
     last_applied = json.loads(patched["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
     assert last_applied["spec"] == new["spec"]
+
+
+def _created(**ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(**ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_kubectl_get_prints_server_table_columns(stub: tuple[Stub, Path]) -> None:
+    server, kubeconfig = stub
+    columns = (
+        {"name": "desired workers", "type": "integer", "jsonPath": ".status.desiredWorkerReplicas"},
+        {"name": "status", "type": "string", "jsonPath": ".status.state"},
+        {"name": "head pod IP", "type": "string", "jsonPath": ".status.head.podIP", "priority": 1},
+        {"name": "age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    )
+    rt = ResourceType(**{**RAYCLUSTERS.__dict__, "printer_columns": columns})
+    rc = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "demo", "namespace": "default", "creationTimestamp": _created(hours=3)},
+        "status": {"desiredWorkerReplicas": 2, "state": "ready", "head": {"podIP": "10.1.2.3"}},
+    }
+    server.listed["rayclusters"] = (rt, [rc])
+    out = await kubectl(kubeconfig, "get", "rayclusters")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0].split() == ["NAME", "DESIRED", "WORKERS", "STATUS", "AGE"]
+    assert out.stdout.split("\n")[1].split() == ["demo", "2", "ready", "3h"]
+    out = await kubectl(kubeconfig, "get", "rayclusters", "-o", "wide")
+    assert "HEAD POD IP" in out.stdout and "10.1.2.3" in out.stdout
+    pods = ResourceType(
+        group="", version="v1", resource="pods", kind="Pod", singular="pod", namespaced=True, list_kind="PodList"
+    )
+    waiting = {"name": "c", "ready": False, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "demo-head", "namespace": "default", "creationTimestamp": _created(seconds=30)},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Pending", "containerStatuses": [waiting]},
+    }
+    server.listed["pods"] = (pods, [pod])
+    out = await kubectl(kubeconfig, "get", "pods")
+    assert out.returncode == 0, out.stderr
+    lines = [line.split() for line in out.stdout.strip().split("\n")]
+    assert lines[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert lines[1][:4] == ["demo-head", "0/1", "ContainerCreating", "0"]
