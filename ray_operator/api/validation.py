@@ -20,6 +20,8 @@ Rules (KubeRay numbering of ``reference/kuberay-raycluster.md`` §3):
   non-negative (C8), min ≤ max (C9);
 * templates: head and each group have at least one container (C5, C6), every container has a name
   and image (a pod without them cannot be created);
+* rayStartParams: keys without leading dashes, the ports the operator reads (port, dashboard-port,
+  metrics-export-port, dashboard-agent-listen-port) are port numbers;
 * group resources/labels: no num-cpus/num-gpus/memory/resources in rayStartParams next to
   ``resources`` (C10), no ``labels`` in rayStartParams, label keys/values valid (C11), resource
   values are quantities;
@@ -40,15 +42,18 @@ immutable, reported as ``Invalid: field is immutable`` like Kubernetes' Validate
 Unset ``managedBy`` means ``ray.io/kuberay-operator`` and an unset backend means ``redis`` (when the
 options exist), so defaulting them is not a change; but unlike KubeRay's CEL rule (which skips a
 field absent on either side) handing an existing cluster to another manager by *adding*
-``managedBy: kueue.x-k8s.io/multikueue`` is refused too: its pods would be orphaned. Nothing else is
+``managedBy: kueue.x-k8s.io/multikueue`` is refused too: its pods would be orphaned. Errors the stored object
+already had are ratcheted: reported as warnings, not refusals, so an object that predates a rule can
+still be updated (the Ray autoscaler must always be able to patch ``replicas``). Nothing else is
 immutable; instead, updates that will not reach running pods (template changes without
 ``upgradeStrategy: Recreate``, head Service settings, turning GCS fault tolerance on) get warnings.
 
 Warnings (the request is accepted) where KubeRay silently surprises users: replicas clamped into
 [minReplicas, maxReplicas] (replicas 0, the default, means "minReplicas" and is not warned about),
 numOfHosts ≤ 0 treated as 1, the deprecated ``ray.io/ft-enabled`` annotation, fractional CPU limits
-rounded up for ``--num-cpus``, a memory request without a limit (``--memory`` comes from the limit
-only), autoscaler v1 with a restartPolicy other than Never, ``autoscaling-config`` in head params,
+(or group ``resources`` CPU/GPU) rounded up for ``--num-cpus``/``--num-gpus``, a memory request
+without a limit (``--memory`` comes from the limit only), autoscaler v1 with a restartPolicy other
+than Never, ``autoscaling-config`` in head params,
 settings that are ignored (ingressOptions without enableIngress, autoscalerOptions without
 autoscaling), ``authOptions`` without a mode, a Ray container that is apparently not
 ``containers[0]``, workersToDelete names that are not this group's pods, a group named
@@ -773,6 +778,7 @@ def _check_worker_group(
 
     params = _str_map(group.get("rayStartParams"))
     _check_group_resources_and_labels(path, group, params, report)
+    _check_ray_start_params(path, params, report)
     _check_cpu_rounding(path, group, params, report)
 
     # workersToDelete names that cannot be this group's pods.
@@ -785,6 +791,36 @@ def _check_worker_group(
                     f"pod {pod!r} is not named like a worker of this group ({prefix}...); the operator deletes "
                     "pods by name: check the name",
                 )
+
+
+_PORT_PARAMS = (
+    c.PARAM_PORT,
+    c.PARAM_DASHBOARD_PORT,
+    c.PARAM_METRICS_EXPORT_PORT,
+    c.PARAM_DASHBOARD_AGENT_LISTEN_PORT,
+)
+
+
+def _check_ray_start_params(path: str, params: dict[str, str], report: _Report) -> None:
+    """Keys are flag names without dashes; the ports the operator itself uses must be ports."""
+    for key in params:
+        if key.startswith("-"):
+            report.error(
+                f"{path}.rayStartParams[{key}]",
+                CauseType.INVALID,
+                f"write 'ray start' flags without leading dashes: use '{key.lstrip('-')}'",
+                key,
+            )
+    for key in _PORT_PARAMS:
+        value = params.get(key)
+        if value is not None and not (value.isdigit() and 1 <= int(value) <= 65535):
+            report.error(
+                f"{path}.rayStartParams[{key}]",
+                CauseType.INVALID,
+                "the operator uses this port for Services, probes and worker addresses: use a port number "
+                "between 1 and 65535",
+                value,
+            )
 
 
 def _check_cpu_rounding(path: str, group: Mapping[str, Any], params: dict[str, str], report: _Report) -> None:
@@ -807,6 +843,15 @@ def _check_cpu_rounding(path: str, group: Mapping[str, Any], params: dict[str, s
                 f"CPU {cpu_raw} is not a whole number; Ray is started with --num-cpus={rounded} (rounded up): "
                 "use whole CPUs or set num-cpus in rayStartParams",
             )
+    for key, value in group_resources.items():
+        amount = parse_quantity(value)
+        if key.lower() in ("cpu", "gpu") and amount is not None and amount != amount.to_integral_value():
+            flag = "--num-cpus" if key.lower() == "cpu" else "--num-gpus"
+            report.warn(
+                f"{path}.resources[{key}]",
+                f"{value} is not a whole number; Ray is started with {flag}={math.ceil(amount)} (rounded up): "
+                "use a whole number",
+            )
     has_group_memory = any(key.lower() == "memory" for key in group_resources)
     if "memory" in requests and "memory" not in limits and c.PARAM_MEMORY not in params and not has_group_memory:
         report.warn(
@@ -821,6 +866,7 @@ def _check_head(spec: Mapping[str, Any], head: Mapping[str, Any], report: _Repor
     _check_template(f"{path}.template", head.get("template"), "headGroupSpec", report)
     params = _str_map(head.get("rayStartParams"))
     _check_group_resources_and_labels(path, head, params, report)
+    _check_ray_start_params(path, params, report)
     _check_cpu_rounding(path, head, params, report)
     if c.PARAM_AUTOSCALING_CONFIG in params:
         report.warn(
@@ -1214,11 +1260,31 @@ def validate(new: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> Va
     report = _Report()
     try:
         _validate_into(new, old, report)
+        if isinstance(old, Mapping) and report.errors:
+            _ratchet(report, old)
     except Exception as exc:  # a bug here must not take a webhook or a reconcile loop down
         report.error(
             "", CauseType.INVALID, f"internal validation error ({type(exc).__name__}: {exc}); please report it"
         )
     return ValidationResult(errors=report.errors, warnings=report.warnings)
+
+
+def _ratchet(report: _Report, old: Mapping[str, Any]) -> None:
+    """On UPDATE, an error the stored object already had becomes a warning (like CRD validation ratcheting).
+
+    Without this, a RayCluster stored before these rules applied (or created while webhooks were off)
+    could not be updated at all, not even by the Ray autoscaler patching ``replicas``.
+    """
+    before = _Report()
+    _validate_into(old, None, before)
+    existing = {(error.path, error.type) for error in before.errors}
+    kept = []
+    for error in report.errors:
+        if (error.path, error.type) in existing:
+            report.warnings.append(f"{error.text} (already the case before this update; please fix it)")
+        else:
+            kept.append(error)
+    report.errors = kept
 
 
 def _validate_into(new: Mapping[str, Any], old: Mapping[str, Any] | None, report: _Report) -> None:

@@ -78,14 +78,16 @@ def head_container(obj: Obj) -> Obj:
     return result
 
 
-def autoscaling(obj: Obj, version: str | None = None) -> None:
+def autoscaling(obj: Obj, version: str | None = None) -> Obj:
     obj["spec"]["enableInTreeAutoscaling"] = True
     if version:
         obj["spec"]["autoscalerOptions"] = {"version": version}
+    return obj
 
 
-def with_ft(obj: Obj) -> None:
+def with_ft(obj: Obj) -> Obj:
     obj["spec"]["gcsFaultToleranceOptions"] = {"redisAddress": "redis:6379"}
+    return obj
 
 
 def apply(mutation: Callable[[Obj], Any]) -> Obj:
@@ -480,6 +482,24 @@ RULES: list[tuple[str, Callable[[Obj], Any], str, CauseType]] = [
         "spec.networkPolicy",
         CauseType.FORBIDDEN,
     ),
+    (
+        "rayStartParams key with dashes",
+        lambda o: group(o).update(rayStartParams={"--num-cpus": "1"}),
+        "spec.workerGroupSpecs[0].rayStartParams[--num-cpus]",
+        CauseType.INVALID,
+    ),
+    (
+        "head port not a number",
+        lambda o: head(o).update(rayStartParams={"port": "gcs"}),
+        "spec.headGroupSpec.rayStartParams[port]",
+        CauseType.INVALID,
+    ),
+    (
+        "dashboard port out of range",
+        lambda o: head(o).update(rayStartParams={"dashboard-port": "70000"}),
+        "spec.headGroupSpec.rayStartParams[dashboard-port]",
+        CauseType.INVALID,
+    ),
     # parse errors
     ("spec missing", lambda o: o.pop("spec"), "spec", CauseType.REQUIRED),
     ("headGroupSpec missing", lambda o: o["spec"].pop("headGroupSpec"), "spec.headGroupSpec", CauseType.REQUIRED),
@@ -602,6 +622,7 @@ NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
         "k8s token auth on Ray 2.55",
         lambda o: o["spec"].update(rayVersion="2.55.0", authOptions={"mode": "token", "enableK8sTokenAuth": True}),
     ),
+    ("custom head port", lambda o: head(o).update(rayStartParams={"port": "6380", "dashboard-port": "8266"})),
     ("auth disabled", lambda o: o["spec"].update(authOptions={"mode": "disabled"})),
     ("managedBy multikueue", lambda o: o["spec"].update(managedBy="kueue.x-k8s.io/multikueue")),
     ("suspended cluster", lambda o: o["spec"].update(suspend=True)),
@@ -764,6 +785,11 @@ WARNINGS: list[tuple[str, Callable[[Obj], Any], str]] = [
         "spec.workerGroupSpecs[0].scaleStrategy.workersToDelete[0]",
     ),
     ("group named headgroup", lambda o: group(o).update(groupName="headgroup"), "spec.workerGroupSpecs[0].groupName"),
+    (
+        "fractional group CPU resource",
+        lambda o: group(o).update(resources={"CPU": "0.5"}),
+        "spec.workerGroupSpecs[0].resources[CPU]",
+    ),
     ("unknown field", lambda o: group(o).update(replica=3), "spec.workerGroupSpecs[0].replica"),
     (
         "long generateName",
@@ -778,6 +804,8 @@ def test_warning(mutation: Callable[[Obj], Any], path: str) -> None:
     result = validate(apply(mutation))
     assert result.ok, [e.text for e in result.errors]
     assert [w for w in result.warnings if w.startswith(f"{path}: ")], result.warnings
+    # kube-apiserver may truncate admission warnings longer than 256 characters
+    assert all(len(w) <= 256 for w in result.warnings), result.warnings
 
 
 def test_no_clamp_warning_for_the_default_zero_replicas() -> None:
@@ -958,3 +986,30 @@ def test_validate_never_raises_on_garbage(mutation: tuple[list[str | int], Any],
 def test_validate_never_raises_on_non_objects(garbage: Any) -> None:
     result = validate(garbage)
     assert not result.ok
+
+
+# --- ratcheting --------------------------------------------------------------------------------------------
+
+
+def test_update_keeps_working_for_an_object_that_was_already_invalid() -> None:
+    """A cluster stored before a rule applied can still be scaled (the autoscaler patches replicas)."""
+    old = apply(lambda o: group(o).update(groupName="Small_Group"))
+    assert not validate(old).ok
+    new = copy.deepcopy(old)
+    group(new)["replicas"] = 3
+    result = validate(new, old)
+    assert result.ok
+    assert any(w.startswith("spec.workerGroupSpecs[0].groupName: Invalid value") for w in result.warnings)
+
+
+def test_update_refuses_a_new_error_on_an_already_invalid_object() -> None:
+    old = apply(lambda o: group(o).update(groupName="Small_Group"))
+    new = copy.deepcopy(old)
+    group(new)["minReplicas"] = 9
+    result = validate(new, old)
+    assert [(e.path, e.type) for e in result.errors] == [("spec.workerGroupSpecs[0].minReplicas", CauseType.INVALID)]
+
+
+def test_update_refuses_making_a_valid_object_invalid() -> None:
+    new = apply(lambda o: group(o).update(groupName="Small_Group"))
+    assert [e.path for e in validate(new, cluster()).errors] == ["spec.workerGroupSpecs[0].groupName"]
