@@ -297,3 +297,20 @@ async def test_raycluster_crd_installs_with_create_and_server_side_apply(kubectl
     assert waited.returncode == 0
     listed = await kubectl("get", "rayclusters")
     assert "No resources found in default namespace." in listed.stderr
+
+
+async def test_get_prints_printer_columns_and_builtin_columns(kubectl: Kubectl, crd: None, tmp_path: Path) -> None:
+    await kubectl("create", "-f", write(tmp_path, "w.yaml", widget(size=7)))
+    result = await kubectl("get", "widgets")
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["NAME", "SIZE"] and row.split() == ["demo", "7"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    await kubectl("create", "-f", write(tmp_path, "p.yaml", pod))
+    pods = await kubectl("get", "pods")
+    assert pods.stdout.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert pods.stdout.splitlines()[1].split()[:3] == ["p", "0/1", "Pending"]
