@@ -442,6 +442,8 @@ class _Validator:
 
     def _object(self, value: dict[str, Any], schema: Schema, *, path: str, old: Any) -> None:
         name = _body_path(path)
+        if schema.get("x-kubernetes-embedded-resource") is True:
+            self._embedded(value, path=path)
         for key in schema.get("required") or ():
             if key not in value:
                 self.causes.append(
@@ -470,6 +472,19 @@ class _Validator:
                 sub = extra
             if isinstance(sub, Mapping):
                 self.node(child, sub, path=_key_path(path, key), old=old_map.get(key, _ABSENT))
+
+    def _embedded(self, value: dict[str, Any], *, path: str) -> None:
+        """An embedded resource needs a non-empty ``apiVersion`` and ``kind`` (``metadata`` is optional)."""
+        for key in ("apiVersion", "kind"):
+            field = _key_path(path, key)
+            if key not in value:
+                self.causes.append(
+                    Cause(reason="FieldValueRequired", message="Required value: must not be empty", field=field)
+                )
+            elif not isinstance(value[key], str):
+                self.causes.append(_invalid(field, value[key], "must be a string"))
+            elif not value[key]:
+                self.causes.append(_invalid(field, value[key], "must not be empty"))
 
     def _array(self, value: list[Any], schema: Schema, *, path: str, old: Any) -> None:
         name = _body_path(path)

@@ -232,6 +232,15 @@ def test_validation_messages_match_kube_apiserver(spec: dict[str, Any], expected
     assert rendered(validate(obj(**spec), SCHEMA)) == [expected]
 
 
+def test_embedded_resource_needs_api_version_and_kind() -> None:
+    causes = validate(obj(template={"metadata": {}, "spec": {}}), SCHEMA)
+    assert rendered(causes) == [
+        "spec.template.apiVersion: Required value: must not be empty",
+        "spec.template.kind: Required value: must not be empty",
+    ]
+    assert validate(obj(template={"apiVersion": "v1", "kind": "Pod"}), SCHEMA) == []
+
+
 def test_required_top_level_field_and_reasons() -> None:
     causes = validate({"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {}, "spec": {}}, SCHEMA)
     assert causes == [Cause(reason="FieldValueRequired", message="Required value", field="spec.rayVersion")]
@@ -346,3 +355,39 @@ def test_project_crd_is_structural_and_a_minimal_raycluster_round_trips(rayclust
         c.field == "spec.workerGroupSpecs[0].replicas" and "must be of type integer" in c.message
         for c in validate(bad, raycluster_schema)
     )
+
+
+def test_project_crd_immutable_fields_on_update(raycluster_schema: dict[str, Any]) -> None:
+    base = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "demo"},
+        "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}}},
+    }
+    old = apply_defaults({**base, "spec": {**base["spec"], "managedBy": "ray.io/kuberay-operator"}}, raycluster_schema)
+    new = apply_defaults(
+        {**base, "spec": {**base["spec"], "managedBy": "kueue.x-k8s.io/multikueue"}}, raycluster_schema
+    )
+    assert validate(new, raycluster_schema) == []  # create: no transition rules
+    causes = validate(new, raycluster_schema, old=old)
+    assert rendered(causes) == ['spec.managedBy: Invalid value: "string": the managedBy field is immutable']
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def test_every_sample_raycluster_is_accepted_unchanged(raycluster_schema: dict[str, Any]) -> None:
+    manifests = [
+        doc
+        for path in sorted(SAMPLES.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") == "RayCluster"
+    ]
+    if not manifests:
+        pytest.skip("no RayCluster samples yet")
+    for manifest in manifests:
+        pruned, unknown = prune(manifest, raycluster_schema)
+        assert unknown == [], manifest["metadata"]["name"]
+        assert validate(apply_defaults(pruned, raycluster_schema), raycluster_schema) == [], manifest["metadata"][
+            "name"
+        ]
