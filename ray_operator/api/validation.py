@@ -230,11 +230,15 @@ def parse_quantity(value: Any) -> Decimal | None:
     return amount
 
 
-_RAY_VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+.]?[0-9A-Za-z.+-]*)?$")
+_RAY_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+.]?[0-9A-Za-z.+-]*)?$")
 
 
 def parse_ray_version(value: Any) -> tuple[int, int, int] | None:
-    """``"2.52.0"`` → ``(2, 52, 0)``; ``"2.52"`` → ``(2, 52, 0)``; None for anything unparsable (``"nightly"``)."""
+    """``"2.52.0"`` → ``(2, 52, 0)``; ``"2.52"`` → ``(2, 52, 0)``; None when unparsable (``"nightly"``, ``"2"``).
+
+    Like Kubernetes' ``version.ParseGeneric``, which KubeRay uses: at least major.minor, optional
+    leading ``v``, anything after the numbers ignored.
+    """
     if not isinstance(value, str):
         return None
     match = _RAY_VERSION_RE.match(value.strip())
@@ -314,7 +318,7 @@ def autoscaler_v2_enabled(spec: Mapping[str, Any]) -> bool:
     if not containers:
         return False
     for _, name, value in _env_entries(containers[c.RAY_CONTAINER_INDEX]):
-        if name == c.ENV_RAY_ENABLE_AUTOSCALER_V2 and isinstance(value, str) and value.lower() in ("1", "true"):
+        if name == c.ENV_RAY_ENABLE_AUTOSCALER_V2 and isinstance(value, str) and value in ("1", "true"):
             return True
     return False
 
@@ -624,7 +628,7 @@ def _check_group_resources_and_labels(
     resources = _dict(group.get("resources"))
     if resources:
         for key in (c.PARAM_NUM_CPUS, c.PARAM_NUM_GPUS, c.PARAM_MEMORY, c.PARAM_RESOURCES):
-            if key in params:
+            if params.get(key):
                 report.error(
                     f"{path}.rayStartParams[{key}]",
                     CauseType.FORBIDDEN,
@@ -906,7 +910,7 @@ def _check_autoscaling(spec: Mapping[str, Any], report: _Report) -> None:
     ]
     if not autoscaling:
         for index, value in v2_env:
-            if isinstance(value, str) and value.lower() in ("1", "true"):
+            if value in ("1", "true"):
                 report.error(
                     f"{env_path}[{index}]",
                     CauseType.INVALID,
@@ -953,20 +957,20 @@ def _check_gcs_ft(spec: Mapping[str, Any], meta: Mapping[str, Any], report: _Rep
     env_path = "spec.headGroupSpec.template.spec.containers[0].env"
     params_path = "spec.headGroupSpec.rayStartParams"
     ft_annotation = annotations.get(c.RAY_FT_ENABLED_ANNOTATION)
-    if ft_annotation is not None:
+    if ft_annotation:
         report.warn(
             f"metadata.annotations[{c.RAY_FT_ENABLED_ANNOTATION}]",
             "is deprecated: use spec.gcsFaultToleranceOptions (redisAddress, redisPassword) instead",
         )
     # C14
-    if ft_annotation is not None and raw_options is not None:
+    if ft_annotation and raw_options is not None:
         report.error(
             f"metadata.annotations[{c.RAY_FT_ENABLED_ANNOTATION}]",
             CauseType.FORBIDDEN,
             "cannot be used together with spec.gcsFaultToleranceOptions: remove the annotation",
         )
     # C18
-    if c.PARAM_REDIS_USERNAME in head_params:
+    if head_params.get(c.PARAM_REDIS_USERNAME):
         report.error(
             f"{params_path}[{c.PARAM_REDIS_USERNAME}]",
             CauseType.FORBIDDEN,
@@ -981,7 +985,7 @@ def _check_gcs_ft(spec: Mapping[str, Any], meta: Mapping[str, Any], report: _Rep
             )
     if options is None:
         # C15
-        if ft_annotation != "true":
+        if (ft_annotation or "").lower() != "true":
             for index, name, _ in head_env:
                 if name == c.ENV_RAY_REDIS_ADDRESS:
                     report.error(
@@ -992,7 +996,7 @@ def _check_gcs_ft(spec: Mapping[str, Any], meta: Mapping[str, Any], report: _Rep
                     )
         return
     # C16
-    if c.PARAM_REDIS_PASSWORD in head_params:
+    if head_params.get(c.PARAM_REDIS_PASSWORD):
         report.error(
             f"{params_path}[{c.PARAM_REDIS_PASSWORD}]",
             CauseType.FORBIDDEN,
@@ -1011,7 +1015,7 @@ def _check_gcs_ft(spec: Mapping[str, Any], meta: Mapping[str, Any], report: _Rep
                 CauseType.FORBIDDEN,
                 f"{name}: set the Redis address with spec.gcsFaultToleranceOptions.redisAddress",
             )
-    if c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION in annotations:
+    if annotations.get(c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION):
         report.error(
             f"metadata.annotations[{c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION}]",
             CauseType.FORBIDDEN,

@@ -623,6 +623,18 @@ NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
         lambda o: o["spec"].update(rayVersion="2.55.0", authOptions={"mode": "token", "enableK8sTokenAuth": True}),
     ),
     ("custom head port", lambda o: head(o).update(rayStartParams={"port": "6380", "dashboard-port": "8266"})),
+    (
+        "empty FT annotation next to options",
+        lambda o: (with_ft(o), o["metadata"].update(annotations={"ray.io/ft-enabled": ""})),
+    ),
+    (
+        "empty redis-password param with options",
+        lambda o: (with_ft(o), head(o).update(rayStartParams={"redis-password": ""})),
+    ),
+    (
+        "empty num-cpus next to resources",
+        lambda o: head(o).update(resources={"CPU": "1"}, rayStartParams={"num-cpus": ""}),
+    ),
     ("auth disabled", lambda o: o["spec"].update(authOptions={"mode": "disabled"})),
     ("managedBy multikueue", lambda o: o["spec"].update(managedBy="kueue.x-k8s.io/multikueue")),
     ("suspended cluster", lambda o: o["spec"].update(suspend=True)),
@@ -924,6 +936,7 @@ def test_parse_quantity_refuses_non_quantities(text: Any) -> None:
         ("v2.9.1", (2, 9, 1)),
         ("2.53.0rc1", (2, 53, 0)),
         ("nightly", None),
+        ("2", None),
         (3, None),
     ],
 )
