@@ -1,0 +1,191 @@
+"""Object semantics over raw HTTP: generateName, generation, managedFields, dry-run, discovery and CRD lifecycle."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ray_operator.sandbox.server import Sandbox
+from tests.sandbox.test_client_core import CRD
+
+WIDGETS = "/apis/example.io/v1/namespaces/default/widgets"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[tuple[Sandbox, aiohttp.ClientSession]]:
+    async with Sandbox(tls=False) as sb, aiohttp.ClientSession(base_url=sb.url) as session:
+        yield sb, session
+
+
+async def call(session: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> tuple[int, Any, Any]:
+    async with session.request(method, path, **kw) as resp:
+        return resp.status, await resp.json(content_type=None), resp.headers
+
+
+def two_version_crd() -> dict[str, Any]:
+    crd = copy.deepcopy(CRD)
+    v1 = crd["spec"]["versions"][0]
+    old = copy.deepcopy(v1)
+    old.update(name="v1alpha1", storage=False, deprecated=True)
+    crd["spec"]["versions"].append(old)
+    return crd
+
+
+async def test_generate_name_and_server_fields(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    status, obj, _ = await call(
+        s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {"generateName": "cm-", "uid": "forged"}}
+    )
+    assert status == 201 and obj["metadata"]["name"].startswith("cm-") and len(obj["metadata"]["name"]) == 8
+    assert obj["metadata"]["uid"] != "forged" and obj["metadata"]["creationTimestamp"].endswith("Z")
+    status, body, _ = await call(s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {}})
+    assert status == 422 and "name or generateName is required" in body["message"]
+    status, body, _ = await call(
+        s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "Bad_Name"}}
+    )
+    assert status == 422 and body["details"]["causes"][0]["field"] == "metadata.name"
+    status, body, _ = await call(
+        s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "x", "namespace": "other"}}
+    )
+    assert status == 400 and "does not match the namespace" in body["message"]
+
+
+async def test_generation_and_managed_fields(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    _, obj, _ = await call(
+        s,
+        "POST",
+        WIDGETS + "?fieldManager=me",
+        json={"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}},
+    )
+    assert obj["metadata"]["generation"] == 1
+    assert obj["metadata"]["managedFields"][0]["manager"] == "me"
+    _, obj, _ = await call(s, "PATCH", WIDGETS + "/w", data='{"metadata":{"labels":{"a":"b"}}}', headers=MERGE)
+    assert obj["metadata"]["generation"] == 1
+    _, obj, _ = await call(s, "PATCH", WIDGETS + "/w", data='{"spec":{"size":2}}', headers=MERGE)
+    assert obj["metadata"]["generation"] == 2
+    rv = obj["metadata"]["resourceVersion"]
+    _, obj, _ = await call(s, "PATCH", WIDGETS + "/w", data='{"spec":{"size":2}}', headers=MERGE)
+    assert obj["metadata"]["resourceVersion"] == rv, "a no-op patch commits nothing"
+    status, body, _ = await call(
+        s, "PATCH", WIDGETS + "/w", data=f'{{"metadata":{{"resourceVersion":"{int(rv) - 1}"}}}}', headers=MERGE
+    )
+    assert status == 409 and body["reason"] == "Conflict"
+
+
+async def test_dry_run_create_stores_nothing(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    sb, s = http
+    before = sb.store.rv
+    status, obj, _ = await call(
+        s, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All", json={"metadata": {"name": "dry"}}
+    )
+    assert status == 201 and obj["metadata"]["uid"]
+    assert sb.store.rv == before
+    status, _, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps/dry")
+    assert status == 404
+
+
+async def test_discovery_legacy_and_aggregated_follow_crds(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=two_version_crd())
+    _, groups, _ = await call(s, "GET", "/apis")
+    example = next(g for g in groups["groups"] if g["name"] == "example.io")
+    assert [v["version"] for v in example["versions"]] == ["v1", "v1alpha1"]
+    assert example["preferredVersion"]["version"] == "v1"
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+    _, agg, headers = await call(s, "GET", "/apis", headers={"Accept": accept})
+    assert headers["Content-Type"].startswith("application/json;g=apidiscovery.k8s.io;v=v2")
+    item = next(i for i in agg["items"] if i["metadata"]["name"] == "example.io")
+    widgets = item["versions"][0]["resources"][0]
+    assert widgets["resource"] == "widgets" and widgets["subresources"][0]["subresource"] == "status"
+    _, resources, _ = await call(s, "GET", "/apis/example.io/v1")
+    assert [r["name"] for r in resources["resources"]] == ["widgets", "widgets/status"]
+    status, _, _ = await call(s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io")
+    assert status == 200
+    _, groups, _ = await call(s, "GET", "/apis")
+    assert all(g["name"] != "example.io" for g in groups["groups"])
+    status, _, _ = await call(s, "GET", WIDGETS)
+    assert status == 404
+
+
+async def test_served_versions_share_storage_and_warn_when_deprecated(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=two_version_crd())
+    status, _, headers = await call(
+        s,
+        "POST",
+        "/apis/example.io/v1alpha1/namespaces/default/widgets",
+        json={"apiVersion": "example.io/v1alpha1", "kind": "Widget", "metadata": {"name": "old"}},
+    )
+    assert status == 201
+    assert "deprecated" in headers.get("Warning", "")
+    _, obj, _ = await call(s, "GET", WIDGETS + "/old")
+    assert obj["apiVersion"] == "example.io/v1"
+
+
+async def test_crd_deletion_removes_its_objects(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    await call(s, "POST", WIDGETS, json={"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    await call(s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io")
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    _, listed, _ = await call(s, "GET", WIDGETS)
+    assert listed["items"] == []
+
+
+async def test_openapi_v3_documents_track_crds(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    status, root, _ = await call(s, "GET", "/openapi/v3")
+    assert status == 200 and "api/v1" in root["paths"] and "apis/example.io/v1" not in root["paths"]
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    _, root, _ = await call(s, "GET", "/openapi/v3")
+    url = root["paths"]["apis/example.io/v1"]["serverRelativeURL"]
+    status, doc, _ = await call(s, "GET", url)
+    assert status == 200 and "io.example.v1.Widget" in doc["components"]["schemas"]
+    assert (await call(s, "GET", "/openapi/v2"))[0] == 404
+
+
+async def test_delete_returns_status_for_custom_resources_and_object_for_builtins(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    await call(s, "POST", WIDGETS, json={"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    _, body, _ = await call(s, "DELETE", WIDGETS + "/w", json={"propagationPolicy": "Background"})
+    assert body["kind"] == "Status" and body["status"] == "Success" and body["details"]["kind"] == "widgets"
+    await call(s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "c"}})
+    _, body, _ = await call(
+        s, "DELETE", "/api/v1/namespaces/default/configmaps/c", json={"preconditions": {"uid": "nope"}}
+    )
+    assert body["reason"] == "Conflict" and "Precondition failed: UID in precondition: nope" in body["message"]
+    _, body, _ = await call(s, "DELETE", "/api/v1/namespaces/default/configmaps/c")
+    assert body["kind"] == "ConfigMap" and body["metadata"]["name"] == "c"
+
+
+async def test_secret_string_data_and_terminating_namespace(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    sb, s = http
+    _, secret, _ = await call(
+        s, "POST", "/api/v1/namespaces/default/secrets", json={"metadata": {"name": "s"}, "stringData": {"k": "v"}}
+    )
+    assert secret["data"] == {"k": "dg=="} and secret["type"] == "Opaque" and "stringData" not in secret
+    await call(s, "POST", "/api/v1/namespaces", json={"metadata": {"name": "held"}})
+    await call(
+        s, "POST", "/api/v1/namespaces/held/configmaps", json={"metadata": {"name": "c", "finalizers": ["x.io/f"]}}
+    )
+    await call(s, "DELETE", "/api/v1/namespaces/held")
+    await sb.control.settle()
+    status, body, _ = await call(s, "POST", "/api/v1/namespaces/held/configmaps", json={"metadata": {"name": "d"}})
+    assert status == 403 and "because it is being terminated" in body["message"]
+    await call(
+        s, "PATCH", "/api/v1/namespaces/held/configmaps/c", data='{"metadata":{"finalizers":null}}', headers=MERGE
+    )
+    await sb.control.settle()
+    assert (await call(s, "GET", "/api/v1/namespaces/held"))[0] == 404

@@ -1,0 +1,80 @@
+"""Pure pieces: label/field selector grammar and errors, merge patch, JSON patch, basic server-side apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from ray_operator.sandbox import errors, patching
+from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
+
+LABELS = {"app": "ray", "tier": "head", "n": "5"}
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=ray", True),
+        ("app==ray", True),
+        ("app!=ray", False),
+        ("app in (ray, other)", True),
+        ("app notin (ray)", False),
+        ("missing notin (x)", True),
+        ("tier", True),
+        ("!tier", False),
+        ("!missing", True),
+        ("app=ray,tier=worker", False),
+        ("n>4", True),
+        ("n<5", False),
+        ("", True),
+        ("missing!=x", True),
+    ],
+)
+def test_label_selector_grammar(selector: str, expected: bool) -> None:
+    assert parse_label_selector(selector).matches(LABELS) is expected
+
+
+@pytest.mark.parametrize("selector", ["app in (a", "a b", "=x", "app in ()", "x,", "a=b=c", "n>x", "bad key=1"])
+def test_invalid_label_selectors_are_400(selector: str) -> None:
+    with pytest.raises(errors.ApiError) as info:
+        parse_label_selector(selector)
+    assert info.value.code == 400 and info.value.message.startswith("unable to parse requirement")
+
+
+def test_field_selectors_and_unsupported_fields() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    sel = parse_field_selector("metadata.name=p,status.phase!=Pending", group="", resource="pods", namespaced=True)
+    assert sel.matches(pod) and sel.exact_name() == "p"
+    assert not parse_field_selector("spec.nodeName==n2", group="", resource="pods", namespaced=True).matches(pod)
+    with pytest.raises(errors.ApiError) as info:
+        parse_field_selector("spec.foo=1", group="ray.io", resource="rayclusters", namespaced=True)
+    assert info.value.code == 400 and info.value.message == "field label not supported: spec.foo"
+
+
+def test_merge_patch_null_deletes_and_lists_replace() -> None:
+    doc = {"a": {"b": 1, "c": 2}, "l": [1, 2]}
+    assert patching.merge_patch(doc, {"a": {"b": None, "d": 3}, "l": [3]}) == {"a": {"c": 2, "d": 3}, "l": [3]}
+    assert doc == {"a": {"b": 1, "c": 2}, "l": [1, 2]}, "the input is not modified"
+
+
+def test_json_patch_errors() -> None:
+    doc = {"spec": {"size": 1}}
+    assert patching.json_patch(doc, [{"op": "replace", "path": "/spec/size", "value": 2}]) == {"spec": {"size": 2}}
+    with pytest.raises(errors.ApiError) as info:
+        patching.json_patch(doc, {"op": "replace"})
+    assert info.value.code == 400 and "cannot unmarshal object" in info.value.message
+    with pytest.raises(errors.ApiError) as info:
+        patching.json_patch(doc, [{"op": "test", "path": "/spec/size", "value": 5}])
+    assert info.value.code == 422
+    with pytest.raises(errors.ApiError) as info:
+        patching.json_patch(doc, [{"op": "remove", "path": "/spec/missing"}])
+    assert info.value.code == 422
+
+
+def test_server_side_apply_drops_fields_the_manager_stopped_applying() -> None:
+    current = {"metadata": {"name": "x", "labels": {"other": "1"}}, "spec": {"a": 1, "b": 2, "keep": 3}}
+    first = {"metadata": {"name": "x"}, "spec": {"a": 1, "b": 2}}
+    applied_fields = patching.touched_fields(first)
+    second = {"metadata": {"name": "x"}, "spec": {"a": 5}}
+    result = patching.server_side_apply(current, second, previous_fields=applied_fields)
+    assert result["spec"] == {"a": 5, "keep": 3}
+    assert result["metadata"]["labels"] == {"other": "1"}
