@@ -537,6 +537,10 @@ def _node_problems(path: str, node: Any, *, in_junctor: bool) -> list[str]:
     if "items" in node and kind != "array":
         problems.append(f"{path}: items needs type array")
     problems.extend(_list_problems(path, node))
+    if kind in _SCALAR_TYPES:
+        for value in [*node.get("enum", ()), *([node["default"]] if "default" in node else [])]:
+            if not _scalar_fits(value, kind):
+                problems.append(f"{path}: {value!r} in enum/default is not of type {kind}")
     if node.get("x-kubernetes-map-type") not in (None, "granular", "atomic"):
         problems.append(f"{path}: invalid x-kubernetes-map-type")
     for rule in node.get("x-kubernetes-validations", ()):
@@ -571,6 +575,16 @@ def _list_problems(path: str, node: Mapping[str, Any]) -> list[str]:
         if item_type not in _SCALAR_TYPES:
             problems.append(f"{path}: x-kubernetes-list-type set needs scalar items")
     return problems
+
+
+def _scalar_fits(value: Any, kind: str) -> bool:
+    if kind == "boolean" or isinstance(value, bool):
+        return kind == "boolean" and isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    return isinstance(value, str)
 
 
 def structural_problems(schema: Mapping[str, Any]) -> list[str]:

@@ -291,6 +291,9 @@ def test_generated_schema_is_structural(schema: dict[str, Any]) -> None:
         ),
         ({"properties": {"metadata": {"type": "object", "properties": {"name": {"type": "string"}}}}}, "metadata"),
         ({"properties": {"a": {"x-kubernetes-int-or-string": True, "type": "string"}}}, "must not have a type"),
+        ({"properties": {"a": {"type": "integer", "default": "0"}}}, "not of type integer"),
+        ({"properties": {"a": {"type": "string", "enum": ["a", 1]}}}, "not of type string"),
+        ({"properties": {"a": {"type": "integer", "default": True}}}, "not of type integer"),
     ],
 )
 def test_structural_checker_catches(node: dict[str, Any], fragment: str) -> None:
