@@ -476,7 +476,27 @@ def _parse_errors(exc: pydantic.ValidationError) -> list[FieldError]:
             message = str(item.get("msg", "invalid value"))
             message = message.removeprefix("Value error, ")
             errors.append(FieldError(path=path, type=CauseType.INVALID, value=value, detail=message))
-    return errors
+    return _merge_union_type_errors(errors)
+
+
+def _merge_union_type_errors(errors: list[FieldError]) -> list[FieldError]:
+    """A value matching no member of ``int | str`` gives one error per member; report it once."""
+    merged: list[FieldError] = []
+    by_path: dict[str, int] = {}
+    for error in errors:
+        index = by_path.get(error.path)
+        if error.type is CauseType.TYPE_INVALID and index is not None and merged[index].type is CauseType.TYPE_INVALID:
+            first = merged[index]
+            merged[index] = FieldError(
+                path=first.path,
+                type=first.type,
+                value=first.value,
+                detail=f"{first.detail} or {error.detail.rsplit(' ', 1)[-1]}",
+            )
+            continue
+        by_path.setdefault(error.path, len(merged))
+        merged.append(error)
+    return merged
 
 
 _REQUIRED_HINTS = {

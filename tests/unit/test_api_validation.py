@@ -678,6 +678,13 @@ def test_kuberay_messages_name_the_group() -> None:
     assert result.errors[0].message.startswith("Too long: RayCluster name should be no more than 53 characters")
 
 
+def test_quantity_of_the_wrong_type_is_one_error() -> None:
+    result = validate(apply(lambda o: o.update(status={"desiredCPU": [1]})))
+    assert [e.text for e in result.errors] == [
+        'status.desiredCPU: Invalid value: "array": desiredCPU must be of type integer or string'
+    ]
+
+
 def test_not_supported_lists_the_allowed_values() -> None:
     result = validate(apply(lambda o: o["spec"].update(upgradeStrategy={"type": "Rolling"})))
     assert result.errors[0].text == (
