@@ -21,6 +21,7 @@ already loaded keeps being served).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -39,6 +40,24 @@ MAX_WRITES = 4
 """Secret writes one check may make (create, then at most a rollover step or two); bounds fights between replicas."""
 
 RETRYABLE = (ApiException, aiohttp.ClientError, TimeoutError, OSError)
+
+
+def describe_error(exc: BaseException, *, namespace: str) -> str:
+    """A one-line account of an API failure, saying what to fix when it is a permission problem."""
+    if not isinstance(exc, ApiException):
+        return f"{type(exc).__name__}: {exc}"
+    message = ""
+    try:
+        message = str(json.loads(exc.body or "{}").get("message", ""))
+    except (ValueError, TypeError, AttributeError):
+        message = ""
+    text = f"{exc.status} {exc.reason}" + (f": {message}" if message else "")
+    if exc.status in (401, 403):
+        text += (
+            f" — the operator's ServiceAccount needs get, create and update on secrets in namespace {namespace},"
+            " and get and patch on validatingwebhookconfigurations and mutatingwebhookconfigurations"
+        )
+    return text
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -90,13 +109,18 @@ class SelfSignedSource:
     def current_ca_bundle(self) -> bytes | None:
         return self._bundle
 
+    def _describe(self, exc: BaseException) -> str:
+        return describe_error(exc, namespace=self._settings.namespace)
+
     async def ensure_ready(self) -> None:
         delay = 0.1
         while True:
             try:
                 await self.sync_once()
             except RETRYABLE as exc:
-                self._log.warning("certificate setup failed, retrying", error=str(exc), retry_in_seconds=delay)
+                self._log.warning(
+                    "certificate setup failed, retrying", error=self._describe(exc), retry_in_seconds=delay
+                )
             if self.ready:
                 return
             await asyncio.sleep(delay)
@@ -108,7 +132,7 @@ class SelfSignedSource:
             try:
                 await self.sync_once()
             except RETRYABLE as exc:
-                self._log.warning("certificate check failed, retrying on the next check", error=str(exc))
+                self._log.warning("certificate check failed, retrying on the next check", error=self._describe(exc))
 
     async def sync_once(self) -> None:
         """One check: converge the Secret, serve its leaf, inject its bundle."""
@@ -184,7 +208,9 @@ class SelfSignedSource:
                     request_timeout=self._settings.cert_request_timeout_seconds,
                 )
             except RETRYABLE as exc:
-                self._log.warning("caBundle injection failed; retrying on the next check", target=name, error=str(exc))
+                self._log.warning(
+                    "caBundle injection failed; retrying on the next check", target=name, error=self._describe(exc)
+                )
                 complete = False
                 continue
             if outcome is Outcome.MISSING:

@@ -20,7 +20,7 @@ from certs.inject import WebhookConfigsApi
 from certs.logs import Logger
 from certs.secretstore import SecretsApi
 from certs.selfsigned import SelfSignedSource
-from ray_operator.settings import Settings
+from ray_operator.settings import Settings, env_var
 
 
 @runtime_checkable
@@ -46,6 +46,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_POSITIVE = (
+    "ca_validity_days",
+    "serving_cert_validity_days",
+    "cert_check_interval_seconds",
+    "cert_rollover_grace_seconds",
+    "cert_file_poll_seconds",
+    "cert_request_timeout_seconds",
+)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings the certificate loops cannot run with; the message names the flag and env var."""
+    for name in _POSITIVE:
+        value = getattr(settings, name)
+        if not value > 0:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{name} ({flag}, {env_var(name)}) must be greater than 0, got {value!r}")
+
+
 def make_certificate_source(
     *,
     settings: Settings,
@@ -59,6 +78,7 @@ def make_certificate_source(
     ``api_client`` is a ``kubernetes_asyncio.client.ApiClient`` (required for ``self-signed``, unused for
     ``files``). ``inject_ca_bundle=False`` keeps a replica from writing the webhook configurations.
     """
+    check_settings(settings)
     if settings.cert_source == "files":
         return FileSource(settings=settings, logger=logger)
     if settings.cert_source != "self-signed":

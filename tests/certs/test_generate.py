@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs import generate as g
 from certs.tlsctx import load_into, new_server_context
@@ -144,3 +145,30 @@ async def test_chain_verifies_with_ssl_for_every_name(algorithm: KeyAlgorithm) -
         stranger, _ = _pair(algorithm, now=now)
         with pytest.raises(ssl.SSLCertVerificationError):
             await peer_certificate(port, cafile_pem=stranger.cert_pem, server_hostname=NAMES[-1])
+
+
+def test_leaf_from_a_foreign_ca_without_subject_key_identifier() -> None:
+    """A CA someone else put in the Secret may lack SKI; issuing from it must still work and chain."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone-elses-ca")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=100))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    ca = g.Issued(
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    leaf = g.generate_serving(ca=ca, names=NAMES, now=NOW, validity=timedelta(days=5), algorithm="ecdsa-p256")
+    assert g.signed_by(leaf.cert, cert)
+    aki = leaf.cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest

@@ -248,3 +248,30 @@ def test_factory_picks_the_source() -> None:
     assert isinstance(files, CertificateSource)
     with pytest.raises(ValueError, match="cert_source 'self-signed' needs a Kubernetes API client"):
         make_certificate_source(settings=Settings(), api_client=None, logger=log)
+
+
+async def test_permission_errors_say_which_rbac_rules_are_missing() -> None:
+    api = _api_with_configs()
+    logs = RecordingLogger()
+    source = _source(api, log=logs)
+    forbidden = ApiException(status=403, reason="Forbidden")
+    forbidden.body = b'{"kind":"Status","message":"secrets \\"certs\\" is forbidden: User cannot get resource"}'
+    api.fail_next["read_namespaced_secret"] = forbidden
+    await asyncio.wait_for(source.ensure_ready(), 10)
+    errors = [fields["error"] for level, _, fields in logs.records if level == "warning" and "error" in fields]
+    assert any(
+        '403 Forbidden: secrets "certs" is forbidden' in e
+        and "get, create and update on secrets in namespace ray-system" in e
+        for e in errors
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cert_check_interval_seconds", 0.0), ("serving_cert_validity_days", 0), ("cert_file_poll_seconds", -1.0)],
+)
+def test_unusable_settings_are_refused_naming_flag_and_env_var(field: str, value: float) -> None:
+    settings = Settings(**{field: value})  # type: ignore[arg-type]
+    flag = "--" + field.replace("_", "-")
+    with pytest.raises(ValueError, match=f"{field} \\({flag}, RAY_OPERATOR_{field.upper()}\\) must be greater than 0"):
+        make_certificate_source(settings=settings, api_client=None, logger=RecordingLogger())
