@@ -260,3 +260,31 @@ def test_constants_carry_kuberays_values() -> None:
     assert 63 - len(constants.SERVE_SERVICE_SUFFIX) == constants.MAX_RAYCLUSTER_NAME_LENGTH
     assert constants.EventReason.INVALID_RAYCLUSTER_SPEC.value == "InvalidRayClusterSpec"
     assert constants.ConditionType.REPLICA_FAILURE.value == "ReplicaFailure"
+
+
+def test_builders_can_pass_constants_enums() -> None:
+    """Status builders construct models from the StrEnums in constants; strict mode must accept them."""
+    status = models.RayClusterStatus(
+        state=constants.ClusterState.READY,
+        conditions=[
+            models.Condition(
+                type=constants.ConditionType.HEAD_POD_READY,
+                status="True",
+                last_transition_time="2026-01-01T00:00:00Z",
+                reason=constants.ConditionReason.HEAD_POD_RUNNING_AND_READY,
+                message="",
+            )
+        ],
+    )
+    assert status.to_dict() == {
+        "state": "ready",
+        "conditions": [
+            {
+                "type": "HeadPodReady",
+                "status": "True",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+                "reason": "HeadPodRunningAndReady",
+                "message": "",
+            }
+        ],
+    }
