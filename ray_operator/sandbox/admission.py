@@ -10,9 +10,10 @@ Decisions (each where the emulator is simpler than kube-apiserver):
 
 * Matching is pure (``webhook_matches``): rules, scope, namespaceSelector, objectSelector. The
   webhook configuration resources themselves are exempt, as upstream.
-* ``matchPolicy: Equivalent`` is treated as ``Exact``: the emulator serves one storage version per
-  resource, so a request through another version is not converted. ``matchConditions`` (CEL) are not
-  evaluated — a webhook that has them is called as if they all matched, and the log records it.
+* ``matchPolicy: Equivalent`` (the default) needs the server's list of served versions
+  (``served_versions``); conversion between them is an apiVersion rewrite (the CRD ``None`` strategy).
+  Without that callable every webhook matches exactly. ``matchConditions`` (CEL) are not evaluated —
+  a webhook that has them is called as if they all matched, and the log records it.
 * Validating webhooks run concurrently; when several reject, upstream reports whichever error reached
   its channel first. Here the first in webhook order wins, so results are deterministic.
 * ``reinvocationPolicy: IfNeeded``: one extra round, calling only IfNeeded webhooks that ran before a
@@ -36,6 +37,7 @@ import asyncio
 import base64
 import binascii
 import copy
+import dataclasses
 import errno
 import json
 import re
@@ -288,16 +290,30 @@ def webhook_matches(
     attrs: AdmissionAttributes,
     *,
     get_namespace: Callable[[str], dict[str, Any] | None],
+    served_versions: Callable[[str, str], Iterable[str]] | None = None,
 ) -> bool:
-    """Whether upstream's ``ShouldCallHook`` would call ``hook``; raises ``ApiError`` like it does.
+    """Whether upstream's ``ShouldCallHook`` would call ``hook``; raises ``ApiError`` like it does."""
+    return match_webhook(hook, attrs, get_namespace=get_namespace, served_versions=served_versions) is not None
 
-    Order as upstream: selectors first, but their errors only count when a rule matched.
+
+def match_webhook(
+    hook: Webhook,
+    attrs: AdmissionAttributes,
+    *,
+    get_namespace: Callable[[str], dict[str, Any] | None],
+    served_versions: Callable[[str, str], Iterable[str]] | None = None,
+) -> ResourceType | None:
+    """The resource version ``hook`` is called with (``None``: not called); raises ``ApiError`` like upstream.
+
+    Order as upstream: selectors first, but their errors only count when a rule matched. Under
+    ``matchPolicy: Equivalent`` (the default) a request through another served version of the same
+    resource matches a rule naming that version, and the webhook sees the object in that version.
     """
     ns_error: errors.ApiError | None = None
     obj_error: errors.ApiError | None = None
     try:
         if not _namespace_selector_matches(hook.spec.get("namespaceSelector"), attrs, get_namespace=get_namespace):
-            return False
+            return None
     except SelectorError as exc:
         ns_error = _internal_error(str(exc))
     except errors.ApiError as exc:
@@ -308,17 +324,36 @@ def webhook_matches(
             (attrs.obj is not None and selector_matches(selector, _labels(attrs.obj)))
             or (attrs.old_obj is not None and selector_matches(selector, _labels(attrs.old_obj)))
         ):
-            return False
+            return None
     except SelectorError as exc:
         obj_error = _internal_error(str(exc))
-    rules = hook.spec.get("rules")
-    if not isinstance(rules, list) or not any(isinstance(r, Mapping) and rule_matches(r, attrs) for r in rules):
-        return False
+    raw_rules = hook.spec.get("rules")
+    rules = [r for r in raw_rules if isinstance(r, Mapping)] if isinstance(raw_rules, list) else []
+    as_rt: ResourceType | None = attrs.rt if any(rule_matches(r, attrs) for r in rules) else None
+    if as_rt is None and served_versions is not None and hook.spec.get("matchPolicy", "Equivalent") == "Equivalent":
+        for version in served_versions(attrs.rt.group, attrs.rt.resource):
+            if version == attrs.rt.version:
+                continue
+            candidate = dataclasses.replace(attrs.rt, version=version)
+            if any(rule_matches(r, dataclasses.replace(attrs, rt=candidate)) for r in rules):
+                as_rt = candidate
+                break
+    if as_rt is None:
+        return None
     if ns_error is not None:
         raise ns_error
     if obj_error is not None:
         raise obj_error
-    return True
+    return as_rt
+
+
+def as_version(obj: dict[str, Any] | None, rt: ResourceType) -> dict[str, Any] | None:
+    """``obj`` converted to ``rt``'s version (the CRD ``None`` conversion strategy: only apiVersion changes)."""
+    if obj is None or obj.get("apiVersion") in (None, rt.api_version):
+        return obj
+    converted = dict(obj)
+    converted["apiVersion"] = rt.api_version
+    return converted
 
 
 def _namespace_selector_matches(
@@ -619,11 +654,25 @@ def _validate_review_versions(versions: Any, base: str) -> list[errors.Cause]:
 # AdmissionReview construction and response verification (pure)
 
 
-def build_review(attrs: AdmissionAttributes, obj: dict[str, Any] | None, *, uid: str, version: str) -> dict[str, Any]:
-    """The ``AdmissionReview`` body kube-apiserver POSTs (``CreateV1AdmissionReview``)."""
-    rt = attrs.rt
+def build_review(
+    attrs: AdmissionAttributes,
+    obj: dict[str, Any] | None,
+    *,
+    uid: str,
+    version: str,
+    as_rt: ResourceType | None = None,
+) -> dict[str, Any]:
+    """The ``AdmissionReview`` body kube-apiserver POSTs (``CreateV1AdmissionReview``).
+
+    ``as_rt`` is the version the webhook asked for (matchPolicy Equivalent); ``requestKind`` and
+    ``requestResource`` keep the version of the request.
+    """
+    rt = as_rt or attrs.rt
     kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
     resource = {"group": rt.group, "version": rt.version, "resource": rt.resource}
+    requested = attrs.rt
+    request_kind = {"group": requested.group, "version": requested.version, "kind": requested.kind}
+    request_resource = {"group": requested.group, "version": requested.version, "resource": requested.resource}
     user = {"username": _str(attrs.user_info.get("username"))}
     for key in ("uid", "groups", "extra"):
         if attrs.user_info.get(key):
@@ -631,8 +680,8 @@ def build_review(attrs: AdmissionAttributes, obj: dict[str, Any] | None, *, uid:
     request: dict[str, Any] = {"uid": uid, "kind": kind, "resource": resource}
     if attrs.sub_resource:
         request["subResource"] = attrs.sub_resource
-    request["requestKind"] = dict(kind)
-    request["requestResource"] = dict(resource)
+    request["requestKind"] = request_kind
+    request["requestResource"] = request_resource
     if attrs.sub_resource:
         request["requestSubResource"] = attrs.sub_resource
     if attrs.name:
@@ -641,8 +690,8 @@ def build_review(attrs: AdmissionAttributes, obj: dict[str, Any] | None, *, uid:
         request["namespace"] = attrs.namespace
     request["operation"] = attrs.operation
     request["userInfo"] = user
-    request["object"] = obj
-    request["oldObject"] = attrs.old_obj
+    request["object"] = as_version(obj, rt)
+    request["oldObject"] = as_version(attrs.old_obj, rt)
     request["dryRun"] = attrs.dry_run
     request["options"] = _options(attrs)
     return {"kind": "AdmissionReview", "apiVersion": f"admission.k8s.io/{version}", "request": request}
@@ -1023,8 +1072,12 @@ class AdmissionChain:
         get_namespace: Callable[[str], dict[str, Any] | None],
         log: list[dict[str, Any]],
         normalize: Callable[[ResourceType, dict[str, Any]], dict[str, Any]] | None = None,
+        served_versions: Callable[[str, str], Iterable[str]] | None = None,
     ) -> None:
-        """``normalize`` (optional) re-applies pruning and defaulting after a webhook's patch (CRs)."""
+        """``normalize`` (optional) re-applies pruning and defaulting after a webhook's patch (CRs);
+        ``served_versions(group, resource)`` (optional) lists the versions served, for matchPolicy Equivalent
+        (without it every webhook matches exactly)."""
+        self._served_versions = served_versions
         self._resolve_service = resolve_service
         self._get_namespace = get_namespace
         self._log = log
@@ -1082,9 +1135,10 @@ class AdmissionChain:
         try:
             for hook in hooks:
                 current = _with_object(attrs, obj)
-                if not webhook_matches(hook, current, get_namespace=self._get_namespace):
+                as_rt = self._match(hook, current)
+                if as_rt is None:
                     continue
-                obj, changed = await self._mutate_one(hook, current, warnings, round_=0)
+                obj, changed = await self._mutate_one(hook, current, warnings, round_=0, as_rt=as_rt)
                 if changed:
                     changed_any = True
                     to_reinvoke.update(invoked_reinvocable)
@@ -1095,21 +1149,25 @@ class AdmissionChain:
                     if hook.uid not in to_reinvoke:
                         continue
                     current = _with_object(attrs, obj)
-                    if not webhook_matches(hook, current, get_namespace=self._get_namespace):
+                    as_rt = self._match(hook, current)
+                    if as_rt is None:
                         continue
-                    obj, _ = await self._mutate_one(hook, current, warnings, round_=1)
+                    obj, _ = await self._mutate_one(hook, current, warnings, round_=1, as_rt=as_rt)
         except errors.ApiError as exc:
             raise AdmissionError(exc, warnings=limit_warnings(warnings)) from None
         return obj, limit_warnings(warnings)
 
+    def _match(self, hook: Webhook, attrs: AdmissionAttributes) -> ResourceType | None:
+        return match_webhook(hook, attrs, get_namespace=self._get_namespace, served_versions=self._served_versions)
+
     async def _mutate_one(
-        self, hook: Webhook, attrs: AdmissionAttributes, warnings: list[str], *, round_: int
+        self, hook: Webhook, attrs: AdmissionAttributes, warnings: list[str], *, round_: int, as_rt: ResourceType
     ) -> tuple[dict[str, Any] | None, bool]:
         obj = attrs.obj
         started = time.monotonic()
         entry = self._log_entry(hook, attrs, round_=round_)
         try:
-            result = await self._call(hook, attrs, entry)
+            result = await self._call(hook, attrs, entry, as_rt)
             warnings.extend(result.warnings)
             if not result.allowed:
                 raise _Rejection(denial_error(hook.name, result.status))
@@ -1125,7 +1183,7 @@ class AdmissionChain:
                 )
             if result.patch_type != "JSONPatch":
                 raise _CallFailure(f'unsupported patch type "{result.patch_type}"')
-            patched = apply_json_patch(obj, ops)
+            patched = as_version(apply_json_patch(as_version(obj, as_rt) or obj, ops), attrs.rt) or obj
             if self._normalize is not None:
                 patched = self._normalize(attrs.rt, patched)
             changed = patched != obj
@@ -1153,14 +1211,11 @@ class AdmissionChain:
         """Call the matching validating webhooks concurrently; return the warnings or raise the first error."""
         if is_exempt(attrs.rt):
             return []
-        hooks = [
-            h
-            for h in ordered_webhooks(configurations, mutating=False)
-            if webhook_matches(h, attrs, get_namespace=self._get_namespace)
-        ]
+        matched = [(h, self._match(h, attrs)) for h in ordered_webhooks(configurations, mutating=False)]
+        hooks = [(h, as_rt) for h, as_rt in matched if as_rt is not None]
         if not hooks:
             return []
-        results = await asyncio.gather(*(self._validate_one(h, attrs) for h in hooks))
+        results = await asyncio.gather(*(self._validate_one(h, attrs, as_rt) for h, as_rt in hooks))
         warnings = [w for found, _ in results for w in found]
         for _, error in results:
             if error is not None:
@@ -1168,12 +1223,12 @@ class AdmissionChain:
         return limit_warnings(warnings)
 
     async def _validate_one(
-        self, hook: Webhook, attrs: AdmissionAttributes
+        self, hook: Webhook, attrs: AdmissionAttributes, as_rt: ResourceType
     ) -> tuple[list[str], errors.ApiError | None]:
         started = time.monotonic()
         entry = self._log_entry(hook, attrs, round_=0)
         try:
-            result = await self._call(hook, attrs, entry)
+            result = await self._call(hook, attrs, entry, as_rt)
             if result.allowed:
                 return result.warnings, None
             error = denial_error(hook.name, result.status)
@@ -1218,7 +1273,9 @@ class AdmissionChain:
         self._log.append(entry)
         return entry
 
-    async def _call(self, hook: Webhook, attrs: AdmissionAttributes, entry: dict[str, Any]) -> ReviewResult:
+    async def _call(
+        self, hook: Webhook, attrs: AdmissionAttributes, entry: dict[str, Any], as_rt: ResourceType
+    ) -> ReviewResult:
         """POST one AdmissionReview; raises ``_CallFailure`` or ``ApiError`` (dry-run refusal)."""
         if attrs.dry_run:
             if hook.side_effects is None:
@@ -1245,7 +1302,7 @@ class AdmissionChain:
             raise _CallFailure(f'failed to call webhook: Post "{display}": {endpoint.unresolved}')
         target = f"https://{_host_port(endpoint.connect_host, endpoint.connect_port)}{endpoint.path_qs}"
         target += f"{sep}timeout={timeout}s"
-        body = json.dumps(build_review(attrs, attrs.obj, uid=uid, version=version)).encode()
+        body = json.dumps(build_review(attrs, attrs.obj, uid=uid, version=version, as_rt=as_rt)).encode()
         try:
             async with asyncio.timeout(timeout):
                 async with self._client().post(

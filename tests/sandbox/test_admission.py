@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import socket
 import time
@@ -787,3 +788,54 @@ def make_tls_once() -> Tls:
     if not _TLS:
         _TLS.append(make_tls([SVC_HOST]))
     return _TLS[0]
+
+
+# ---------------------------------------------------------------------------------------- matchPolicy
+
+
+@pytest.fixture
+async def versioned_chain(server: WebhookServer) -> AsyncIterator[AdmissionChain]:
+    endpoints = {("system", "webhook-service", 443): ("127.0.0.1", server.port)}
+    served = {("ray.io", "rayclusters"): ["v1", "v1alpha1"]}
+    c = AdmissionChain(
+        resolve_service=lambda ns, name, port: endpoints.get((ns, name, port)),
+        get_namespace=NAMESPACES.get,
+        log=[],
+        served_versions=lambda group, resource: served.get((group, resource), []),
+    )
+    yield c
+    await c.close()
+
+
+def v1alpha1_attrs() -> AdmissionAttributes:
+    obj = raycluster()
+    obj["apiVersion"] = "ray.io/v1alpha1"
+    return attrs(obj=obj, rt=dataclasses.replace(RAYCLUSTERS, version="v1alpha1"))
+
+
+async def test_equivalent_match_policy_sends_the_object_in_the_rules_version(
+    versioned_chain: AdmissionChain, server: WebhookServer, tls: Tls
+) -> None:
+    server.handlers["/validate"] = allow
+    await versioned_chain.validate(v1alpha1_attrs(), [config("c", hook(tls))])
+    req = server.received[0].review["request"]
+    assert req["kind"] == {"group": "ray.io", "version": "v1", "kind": "RayCluster"}
+    assert req["resource"]["version"] == "v1" and req["object"]["apiVersion"] == "ray.io/v1"
+    assert req["requestKind"]["version"] == "v1alpha1" and req["requestResource"]["version"] == "v1alpha1"
+
+
+async def test_exact_match_policy_skips_other_versions(
+    versioned_chain: AdmissionChain, server: WebhookServer, tls: Tls
+) -> None:
+    server.handlers["/validate"] = allow
+    await versioned_chain.validate(v1alpha1_attrs(), [config("c", hook(tls, matchPolicy="Exact"))])
+    assert server.received == []
+
+
+async def test_equivalent_mutation_comes_back_in_the_requests_version(
+    versioned_chain: AdmissionChain, server: WebhookServer, tls: Tls
+) -> None:
+    server.handlers["/mutate"] = lambda r: patch_response(r, [{"op": "add", "path": "/spec/x", "value": 1}])
+    h = hook(tls, name="m.example.io", path="/mutate")
+    obj, _ = await versioned_chain.mutate(v1alpha1_attrs(), [config("m", h, kind="MutatingWebhookConfiguration")])
+    assert obj is not None and obj["apiVersion"] == "ray.io/v1alpha1" and obj["spec"]["x"] == 1
