@@ -44,6 +44,8 @@ class Outcome(enum.Enum):
     PATCHED = "patched"
     MISSING = "missing"
     FAILED = "failed"
+    STALE = "stale"
+    """Read-only check: the configuration lacks the bundle and this replica may not write it."""
 
 
 def bundle_patch(webhooks: list[Any] | None, bundle: bytes) -> list[dict[str, Any]]:
@@ -64,9 +66,11 @@ def bundle_patch(webhooks: list[Any] | None, bundle: bytes) -> list[dict[str, An
 
 
 async def inject_ca_bundle(
-    *, api: WebhookConfigsApi, kind: Kind, name: str, bundle: bytes, request_timeout: float
+    *, api: WebhookConfigsApi, kind: Kind, name: str, bundle: bytes, request_timeout: float, write: bool = True
 ) -> Outcome:
-    """Make every entry of the named configuration carry ``bundle``. Raises only on unexpected client errors."""
+    """Make every entry of the named configuration carry ``bundle`` (with ``write=False`` only check it).
+
+    Raises only on unexpected client errors."""
     read = (
         api.read_validating_webhook_configuration if kind == "validating" else api.read_mutating_webhook_configuration
     )
@@ -82,6 +86,8 @@ async def inject_ca_bundle(
     ops = bundle_patch(config.webhooks, bundle)
     if not ops:
         return Outcome.UP_TO_DATE
+    if not write:
+        return Outcome.STALE
     try:
         await patch(name, ops, _content_type="application/json-patch+json", _request_timeout=request_timeout)
     except ApiException as exc:

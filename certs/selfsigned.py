@@ -12,6 +12,9 @@ most ``MAX_WRITES`` times) → load the leaf if it changed → inject the bundle
 it with a short backoff until a certificate is loaded; ``run`` repeats it every
 ``cert_check_interval_seconds``. The CA rollover protocol is described in ``certs.rotation``.
 
+With ``inject=False`` a replica never writes the webhook configurations but still reads them, and
+counts a bundle as injected only once it sees it there, so it cannot move a CA rollover forward early.
+
 Decided against: running only on the leader (webhook-only replicas have no leader and still need a
 certificate), watching the Secret (a poll every interval is enough at these time scales, and survives
 watch breakage for free), and crashing on API errors (logged, retried on the next check; a certificate
@@ -77,6 +80,7 @@ class SelfSignedSource:
         settings: Settings,
         secrets: SecretsApi,
         webhooks: WebhookConfigsApi | None,
+        inject: bool = True,
         logger: Logger,
         clock: Callable[[], datetime],
     ) -> None:
@@ -89,6 +93,7 @@ class SelfSignedSource:
             request_timeout=settings.cert_request_timeout_seconds,
         )
         self._webhooks = webhooks
+        self._write_configs = inject
         self._log = logger.bind(secret=f"{settings.namespace}/{settings.cert_secret_name}")
         self._clock = clock
         self.policy = policy_from(settings)
@@ -103,7 +108,7 @@ class SelfSignedSource:
 
     @property
     def ca_bundle_injected(self) -> bool:
-        """Whether the current bundle is in every existing webhook configuration (always true without injection)."""
+        """Whether the current bundle was seen in every existing webhook configuration at the last check."""
         return self._webhooks is None or (self._bundle is not None and self._injected == self._bundle)
 
     def current_ca_bundle(self) -> bytes | None:
@@ -206,6 +211,7 @@ class SelfSignedSource:
                     name=name,
                     bundle=bundle,
                     request_timeout=self._settings.cert_request_timeout_seconds,
+                    write=self._write_configs,
                 )
             except RETRYABLE as exc:
                 self._log.warning(
@@ -221,7 +227,10 @@ class SelfSignedSource:
             if name in self._missing:
                 self._missing.discard(name)
                 self._log.info(f"{kind} webhook configuration found", target=name)
-            if outcome is Outcome.PATCHED:
+            if outcome is Outcome.STALE:
+                self._log.debug("caBundle not yet injected (by another replica)", target=name)
+                complete = False
+            elif outcome is Outcome.PATCHED:
                 self._log.info("caBundle injected", target=name)
             elif outcome is Outcome.FAILED:
                 self._log.warning("webhook configuration changed during injection; retrying next check", target=name)

@@ -76,7 +76,8 @@ def make_certificate_source(
     """The source ``settings.cert_source`` names.
 
     ``api_client`` is a ``kubernetes_asyncio.client.ApiClient`` (required for ``self-signed``, unused for
-    ``files``). ``inject_ca_bundle=False`` keeps a replica from writing the webhook configurations.
+    ``files``). ``inject_ca_bundle=False`` keeps a replica from writing the webhook configurations; it still
+    reads them, so it never moves a CA rollover forward before the new bundle is in place.
     """
     check_settings(settings)
     if settings.cert_source == "files":
@@ -91,7 +92,8 @@ def make_certificate_source(
         settings=settings,
         # The client's stubs omit ``_content_type`` (accepted at runtime), hence the casts to our Protocols.
         secrets=cast(SecretsApi, CoreV1Api(api_client)),
-        webhooks=cast(WebhookConfigsApi, AdmissionregistrationV1Api(api_client)) if inject_ca_bundle else None,
+        webhooks=cast(WebhookConfigsApi, AdmissionregistrationV1Api(api_client)),
+        inject=inject_ca_bundle,
         logger=logger,
         clock=clock,
     )

@@ -275,3 +275,52 @@ def test_unusable_settings_are_refused_naming_flag_and_env_var(field: str, value
     flag = "--" + field.replace("_", "-")
     with pytest.raises(ValueError, match=f"{field} \\({flag}, RAY_OPERATOR_{field.upper()}\\) must be greater than 0"):
         make_certificate_source(settings=settings, api_client=None, logger=RecordingLogger())
+
+
+async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing_from_a_new_ca() -> None:
+    settings = Settings(
+        namespace="ray-system",
+        webhook_service_name="webhook-svc",
+        cert_secret_name="certs",
+        validating_webhook_name="vwc",
+        mutating_webhook_name="mwc",
+        ca_validity_days=3,
+        serving_cert_validity_days=1,
+        cert_check_interval_seconds=1,
+        cert_rollover_grace_seconds=60,
+    )
+    real_now = datetime.now(UTC)
+    clock = Clock(real_now - timedelta(hours=49))
+    api = _api_with_configs()
+
+    def replica(inject: bool) -> SelfSignedSource:
+        return SelfSignedSource(
+            settings=settings, secrets=api, webhooks=api, inject=inject, logger=RecordingLogger(), clock=clock
+        )
+
+    reader, writer = replica(False), replica(True)
+    await reader.ensure_ready()
+    assert api.bundles("validating", "vwc") == [None, None]  # it never writes the configurations
+
+    def leaf_issuer() -> str:
+        return g.parse_certs(_secret_data(api)[TLS_CERT])[0].issuer.rfc4514_string()
+
+    clock.now = real_now  # leaf expired, CA past two thirds: leaf re-issued, new CA staged
+    await reader.sync_once()
+    cas = g.parse_certs(_secret_data(api)["ca.crt"])
+    assert len(cas) == 2
+    old_issuer = cas[0].subject.rfc4514_string()
+    assert leaf_issuer() == old_issuer
+
+    clock.now = real_now + timedelta(seconds=61)  # grace passed, but the two-CA bundle is nowhere yet
+    await reader.sync_once()
+    await reader.sync_once()
+    assert leaf_issuer() == old_issuer
+    assert not reader.ca_bundle_injected
+
+    await writer.sync_once()  # a replica allowed to write injects the bundle
+    assert api.bundles("mutating", "mwc") == [base64.b64encode(_secret_data(api)["ca.crt"]).decode()]
+    await reader.sync_once()  # sees it in place ...
+    assert reader.ca_bundle_injected
+    await reader.sync_once()  # ... and only now issues from the new CA
+    assert leaf_issuer() == cas[1].subject.rfc4514_string()
