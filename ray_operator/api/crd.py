@@ -154,6 +154,39 @@ _CARRIED_KEYWORDS = (
     "nullable",
     "pattern",
 )
+# Every pydantic JSON-schema keyword the converter translates or deliberately drops (titles,
+# examples, pydantic's "deprecated"); anything else is an error rather than a silently lost rule.
+_UNDERSTOOD_KEYWORDS = frozenset(
+    {
+        *_CARRIED_KEYWORDS,
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "const",
+        "default",
+        "deprecated",
+        "description",
+        "enum",
+        "examples",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "ge",
+        "gt",
+        "items",
+        "le",
+        "lt",
+        "oneOf",
+        "properties",
+        "readOnly",
+        "required",
+        "title",
+        "type",
+        "uniqueItems",
+        "writeOnly",
+        K8S_DEFINITION_KEY,
+    }
+)
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean"})
 _INT_OR_STRING: Schema = {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}
 
@@ -237,6 +270,9 @@ class _FromPydantic:
         return node
 
     def _convert_body(self, body: Mapping[str, Any], *, path: str, stack: tuple[str, ...]) -> Schema:
+        unknown = sorted(k for k in body if k not in _UNDERSTOOD_KEYWORDS and not k.startswith("x-kubernetes-"))
+        if unknown:
+            raise CrdGenerationError(f"{path}: JSON-schema keywords {unknown} have no CRD translation here")
         union = body.get("anyOf") or body.get("oneOf")
         if union is not None:
             node = self._convert_union(union, path=path)
@@ -324,11 +360,21 @@ def _carry(body: Mapping[str, Any], node: Schema) -> None:
     for keyword in _CARRIED_KEYWORDS:
         if keyword in body:
             node[keyword] = copy.deepcopy(body[keyword])
-    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+    for bound, limit in (
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+        ("gt", "minimum"),
+        ("lt", "maximum"),
+    ):
         value = body.get(bound)
         if isinstance(value, int | float) and not isinstance(value, bool):
             node[limit] = value
-            node[bound] = True
+            node["exclusiveMinimum" if limit == "minimum" else "exclusiveMaximum"] = True
+    # pydantic leaves ge/le unconverted when the constraint sits on an Optional's inner type.
+    for bound, limit in (("ge", "minimum"), ("le", "maximum")):
+        value = body.get(bound)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            node[limit] = value
     for key, value in body.items():
         if key.startswith("x-kubernetes-"):
             node[key] = copy.deepcopy(value)

@@ -351,6 +351,12 @@ def test_converter_on_a_toy_model() -> None:
     assert crd.structural_problems(schema) == []
 
 
+def test_pydantic_raw_bounds_become_openapi_bounds(schema: dict[str, Any]) -> None:
+    condition = schema["properties"]["status"]["properties"]["conditions"]["items"]["properties"]
+    assert condition["observedGeneration"]["minimum"] == 0
+    assert "ge" not in condition["observedGeneration"]
+
+
 def test_converter_refuses_what_has_no_structural_form() -> None:
     class Union(BaseModel):
         value: int | bool
@@ -369,6 +375,15 @@ def test_converter_refuses_what_has_no_structural_form() -> None:
 
     with pytest.raises(crd.CrdGenerationError, match=r"spec\.thing.*VENDORED_TYPES"):
         crd.openapi_schema_from_model(Holder2)
+
+    class Odd(BaseModel):
+        count: int = Field(json_schema_extra={"multipleOfSeven": True})
+
+    class Holder3(BaseModel):
+        spec: Odd
+
+    with pytest.raises(crd.CrdGenerationError, match=r"spec\.count.*multipleOfSeven"):
+        crd.openapi_schema_from_model(Holder3)
 
 
 def test_converter_refuses_a_model_default_that_contradicts_the_schema_default() -> None:
