@@ -42,28 +42,31 @@ log = structlog.get_logger("ray_operator.devstack")
 
 VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
 MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
-WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_TIMEOUT_SECONDS = 5
 ROUND_TRIP_DEADLINE_SECONDS = 60.0
 
 
 def webhook_resources(settings: Settings) -> list[dict[str, Any]]:
-    """The webhook Service and both webhook configurations, as ``config/webhook`` renders them."""
-    service_ref = {"name": settings.webhook_service_name, "namespace": settings.namespace}
+    """The webhook Service and both webhook configurations exactly as ``config/default`` installs them."""
+    part_of = {"app.kubernetes.io/part-of": "ray-operator"}
     rules = [
         {
             "apiGroups": ["ray.io"],
             "apiVersions": ["v1"],
             "operations": ["CREATE", "UPDATE"],
             "resources": ["rayclusters"],
+            "scope": "Namespaced",
         }
     ]
 
-    def hook(name: str, path: str) -> dict[str, Any]:
+    def hook(name: str, path: str, **extra: Any) -> dict[str, Any]:
+        service = {"name": settings.webhook_service_name, "namespace": settings.namespace, "path": path, "port": 443}
         return {
             "admissionReviewVersions": ["v1"],
-            "clientConfig": {"service": {**service_ref, "path": path}},
+            "clientConfig": {"caBundle": "", "service": service},
             "failurePolicy": "Fail",
             "name": name,
+            **extra,
             "rules": rules,
             "sideEffects": "None",
             "timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS,
@@ -73,22 +76,31 @@ def webhook_resources(settings: Settings) -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": settings.webhook_service_name, "namespace": settings.namespace},
+            "metadata": {
+                "labels": {
+                    "app.kubernetes.io/component": "webhook",
+                    "app.kubernetes.io/name": "ray-operator",
+                    **part_of,
+                },
+                "name": settings.webhook_service_name,
+                "namespace": settings.namespace,
+            },
             "spec": {
-                "ports": [{"port": 443, "protocol": "TCP", "targetPort": 9443}],
-                "selector": {"control-plane": "ray-operator"},
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 9443}],
+                "selector": {"app.kubernetes.io/component": "operator", "app.kubernetes.io/name": "ray-operator"},
+                "type": "ClusterIP",
             },
         },
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": settings.mutating_webhook_name},
-            "webhooks": [hook("mraycluster.kb.io", MUTATE_PATH)],
+            "metadata": {"labels": dict(part_of), "name": settings.mutating_webhook_name},
+            "webhooks": [hook("mraycluster.kb.io", MUTATE_PATH, reinvocationPolicy="IfNeeded")],
         },
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": settings.validating_webhook_name},
+            "metadata": {"labels": dict(part_of), "name": settings.validating_webhook_name},
             "webhooks": [hook("vraycluster.kb.io", VALIDATE_PATH)],
         },
     ]

@@ -1,0 +1,67 @@
+"""The operator in webhook mode, in-process, against a fresh sandbox: the real certificate source
+bootstraps through the emulator, and the emulator calls the webhooks over verified TLS.
+
+``operator_stack`` does what ``ray-operator sandbox`` does (same install and round-trip functions)
+but keeps handles on the runtime state so tests can read metrics, ports and the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ray_operator.devstack import admission_round_trip, install, operator_settings
+from ray_operator.metrics import new_registry
+from ray_operator.runtime import EXIT_OK, RuntimeState, kube_api_client, run
+from ray_operator.sandbox.server import Sandbox
+from ray_operator.settings import Settings
+
+
+@dataclass
+class OperatorStack:
+    sandbox: Sandbox
+    settings: Settings
+    state: RuntimeState
+    task: asyncio.Task[int]
+
+
+StackFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_operator(sandbox: Sandbox, kubeconfig_path: Path) -> AsyncIterator[StackFactory]:
+    stacks: list[OperatorStack] = []
+
+    async def start(*, settings: Settings | None = None, **run_kw: Any) -> OperatorStack:
+        cfg = settings or operator_settings(kubeconfig=kubeconfig_path)
+        async with kube_api_client(cfg) as api:
+            await install(api, cfg)
+        state = RuntimeState(registry=new_registry(process_metrics=False))
+        task = asyncio.create_task(run(cfg, state=state, handle_signals=False, **run_kw))
+        async with asyncio.timeout(30):
+            waiter = asyncio.create_task(state.webhook_serving.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        assert not task.done(), f"operator exited with {task.result()}"
+        assert state.webhook_port is not None
+        sandbox.register_service_endpoint(cfg.namespace, cfg.webhook_service_name, 443, "127.0.0.1", state.webhook_port)
+        async with kube_api_client(cfg) as api:
+            await admission_round_trip(api, deadline_seconds=30)
+        stack = OperatorStack(sandbox=sandbox, settings=cfg, state=state, task=task)
+        stacks.append(stack)
+        return stack
+
+    yield start
+    for stack in stacks:
+        stack.state.stop.set()
+        assert await asyncio.wait_for(stack.task, 20) == EXIT_OK
+
+
+@pytest.fixture
+async def operator_stack(start_operator: StackFactory) -> OperatorStack:
+    stack: OperatorStack = await start_operator()
+    return stack

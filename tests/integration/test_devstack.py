@@ -1,0 +1,100 @@
+"""``ray-operator sandbox``: the webhook objects it installs match ``config/``, and the command works end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ray_operator.devstack import webhook_resources
+from ray_operator.sandbox.testing import Kubectl, kubectl_path
+from ray_operator.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+WEBHOOK_KINDS = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
+
+
+def kustomize(directory: str, tmp: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(REPO / directory), "--cache-dir", str(tmp / "kc")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def by_kind_and_name(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def test_installed_webhook_objects_match_config_default(tmp_path: Path) -> None:
+    rendered = by_kind_and_name(kustomize("config/default", tmp_path))
+    ours = by_kind_and_name(webhook_resources(Settings()))
+    for key, obj in ours.items():
+        assert rendered.get(key) == obj, key
+
+
+def test_installed_webhook_objects_match_config_webhook_with_the_name_prefix(tmp_path: Path) -> None:
+    prefix = "ray-operator-"
+    rendered = kustomize("config/webhook", tmp_path)
+    for obj in rendered:
+        obj["metadata"]["name"] = prefix + obj["metadata"]["name"]
+        for hook in obj.get("webhooks", []):
+            hook["clientConfig"]["service"]["name"] = prefix + hook["clientConfig"]["service"]["name"]
+    ours = webhook_resources(Settings())
+    for obj in ours:
+        obj["metadata"]["labels"].pop("app.kubernetes.io/part-of")  # added by config/default
+        if not obj["metadata"]["labels"]:
+            del obj["metadata"]["labels"]
+    assert by_kind_and_name(rendered) == by_kind_and_name(ours)
+
+
+async def test_sandbox_command_writes_the_kubeconfig_and_kubectl_creates_a_sample(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "ray-operator"), "sandbox", "--kubeconfig", str(kubeconfig), "--no-kubelet",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        banner = []
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, f"the sandbox exited early: {(await proc.stderr.read()).decode()[-2000:]}"
+                banner.append(line)
+                if "Stop with Ctrl-C" in line:
+                    break
+        assert kubeconfig.exists(), "the kubeconfig must exist once the banner is printed"
+        assert any(str(kubeconfig) in line for line in banner)
+        kubectl = Kubectl(kubeconfig=kubeconfig, cache_dir=tmp_path / "kc")
+        created = await kubectl("create", "-f", str(REPO / "samples" / "ray_v1_raycluster.mini.yaml"))
+        assert created.returncode == 0, created.stderr
+        got = json.loads((await kubectl("get", "rayclusters", "-o", "json")).stdout)
+        assert [i["metadata"]["name"] for i in got["items"]] == ["raycluster-mini"]
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            await proc.communicate()
+    assert proc.returncode == 0
+    assert not kubeconfig.exists(), "a stale kubeconfig must not outlive the sandbox"
+
+
+@pytest.mark.parametrize("mode", ["all", "controller"])
+def test_sandbox_with_the_reconciler_fails_fast(mode: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ray-operator"), "sandbox", "--mode", mode, "--kubeconfig",
+         str(tmp_path / "k")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "not built yet" in done.stderr
+    assert not (tmp_path / "k").exists()
