@@ -180,11 +180,16 @@ PARAM_AUTOSCALING_CONFIG: Final = "autoscaling-config"
 
 
 class ClusterState(StrEnum):
-    """Values of ``status.state`` (deprecated by KubeRay in favour of conditions; ``failed`` is never set)."""
+    """Values of ``status.state`` (deprecated by KubeRay in favour of conditions).
+
+    ``failed`` and ``unhealthy`` are legacy values that are never set; they stay so that old stored
+    objects still load.
+    """
 
     READY = "ready"
     SUSPENDED = "suspended"
     FAILED = "failed"
+    UNHEALTHY = "unhealthy"
 
 
 class ConditionType(StrEnum):

@@ -33,6 +33,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from ray_operator.api.constants import ClusterState
+
 __all__ = [
     "AuthOptions",
     "AutoscalerOptions",
@@ -598,8 +600,9 @@ class HeadInfo(_Model):
 class RayClusterStatus(_Model):
     """Observed state of the cluster, written by the operator through the status subresource."""
 
-    state: Literal["ready", "suspended", "failed", "unhealthy"] | None = Field(
+    state: ClusterState | None = Field(
         default=None,
+        strict=False,  # the wire value "ready" must parse into ClusterState.READY
         description=(
             "Deprecated summary, kept for compatibility: 'ready' once every pod has been running and ready "
             "(never reset afterwards), 'suspended' after a suspension completes. Use conditions instead. "

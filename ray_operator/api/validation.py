@@ -74,7 +74,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal, get_args, get_origin
 
 import pydantic
@@ -471,6 +471,11 @@ def _parse_errors(exc: pydantic.ValidationError) -> list[FieldError]:
         elif kind == "literal_error":
             annotation = _unwrap(annotation)
             allowed = [str(a) for a in get_args(annotation)] if get_origin(annotation) is Literal else []
+            errors.append(_not_supported(path, value, allowed))
+        elif kind == "enum":
+            annotation = _unwrap(annotation)
+            is_enum = isinstance(annotation, type) and issubclass(annotation, Enum)
+            allowed = [str(member.value) for member in annotation] if is_enum else []
             errors.append(_not_supported(path, value, allowed))
         else:
             message = str(item.get("msg", "invalid value"))

@@ -174,7 +174,7 @@ def test_unknown_fields_survive_but_are_not_in_the_schema() -> None:
 def test_status_is_typed() -> None:
     cluster = RayCluster.model_validate(load("with-status"))
     assert cluster.status is not None
-    assert cluster.status.state == constants.ClusterState.READY.value
+    assert cluster.status.state is constants.ClusterState.READY
     assert cluster.status.head is not None and cluster.status.head.pod_ip == "10.244.0.6"
     assert cluster.status.desired_cpu == "2"
     assert [cond.type for cond in cluster.status.conditions or []] == [
