@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -136,6 +136,8 @@ class Engine:
         self.clock = clock
         self.admission = admission
         self.on_change = on_change or (lambda: None)
+        self.graceful_pods = False
+        """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
         self._modules: dict[str, ModuleType | None] = {}
 
     def module(self, name: str) -> ModuleType | None:
@@ -942,12 +944,18 @@ class Engine:
         is_namespace = self.gr(rt) == NAMESPACE_GR
         if is_namespace:
             new.setdefault("status", {})["phase"] = "Terminating"
-        if finalizers or is_namespace:
+        grace = self._pod_grace(rt, old, options)
+        if finalizers or is_namespace or grace:
             if ctx.dry_run:
                 return self.view(rt, new)
             if finalizers:
                 new_meta["finalizers"] = finalizers
-            if not new_meta.get("deletionTimestamp"):
+            if grace:
+                previous = new_meta.get("deletionGracePeriodSeconds")
+                if not new_meta.get("deletionTimestamp") or (isinstance(previous, int) and grace < previous):
+                    new_meta["deletionTimestamp"] = format_time(self.clock() + timedelta(seconds=grace))
+                    new_meta["deletionGracePeriodSeconds"] = grace
+            elif not new_meta.get("deletionTimestamp"):
                 new_meta["deletionTimestamp"] = self.now()
                 new_meta["deletionGracePeriodSeconds"] = 0
             if _strip_meta(new, ("resourceVersion",)) == _strip_meta(old, ("resourceVersion",)):
@@ -958,6 +966,47 @@ class Engine:
         if ctx.dry_run:
             return self._delete_response(rt, old)
         return self._delete_response(rt, self.remove(rt, new))
+
+    def bind(self, rt: ResourceType, namespace: str, name: str, body: Any) -> dict[str, Any]:
+        """``pods/binding``: what the scheduler does; sets ``spec.nodeName`` and the PodScheduled condition."""
+        pod = self.get_stored(rt, namespace, name)
+        target = body.get("target") if isinstance(body, dict) else None
+        node = target.get("name") if isinstance(target, dict) else None
+        if not node:
+            raise errors.invalid(
+                "Binding",
+                "",
+                name,
+                [errors.Cause(reason="FieldValueRequired", field="target.name", message="Required value")],
+            )
+        current = (pod.get("spec") or {}).get("nodeName")
+        if current:
+            raise errors.conflict("pods/binding", "", name, f'pod {name} is already assigned to node "{current}"')
+        new = copy.deepcopy(pod)
+        new.setdefault("spec", {})["nodeName"] = node
+        conditions = [
+            c for c in (new.setdefault("status", {}).get("conditions") or ()) if c.get("type") != "PodScheduled"
+        ]
+        conditions.append(
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": self.now()}
+        )
+        new["status"]["conditions"] = conditions
+        self.store.commit(self.gr(rt), new)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def _pod_grace(self, rt: ResourceType, pod: dict[str, Any], options: dict[str, Any]) -> int:
+        """Seconds of graceful termination for a pod on a node a (fake) kubelet runs; 0 means delete now."""
+        if self.gr(rt) != ("", "pods") or not self.graceful_pods:
+            return 0
+        if not (pod.get("spec") or {}).get("nodeName") or (pod.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+        ):
+            return 0
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        return max(int(grace), 0) if isinstance(grace, int) and not isinstance(grace, bool) else 30
 
     def _delete_response(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         if rt.extra.get("return_deleted", True):

@@ -358,6 +358,11 @@ class Handlers:
             raise errors.no_such_route()
         if path.namespace is not None and not rt.namespaced:
             raise errors.no_such_route()
+        if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
+            if request.method != "POST":
+                raise errors.method_not_allowed()
+            body = self._decode(await self._body(request))
+            return json_response(self.engine.bind(rt, path.namespace, path.name, body), status=201)
         if path.sub and (path.sub not in rt.subresources or path.name is None):
             raise errors.no_such_route()
         namespace = path.namespace or ""

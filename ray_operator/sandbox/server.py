@@ -55,11 +55,14 @@ class Sandbox:
         bookmark_interval: float = 60.0,
         default_watch_timeout: float = 1800.0,
         clock: Callable[[], datetime] | None = None,
+        kubelet_options: dict[str, Any] | None = None,
     ) -> None:
+        """``kubelet_options`` go to the FakeKubelet (e.g. ``{"max_grace_seconds": 0}`` for fast pod deletion)."""
         self.tls = tls
         self.host = host
         self._requested_port = port
         self.kubelet_wanted = kubelet
+        self.kubelet_options = dict(kubelet_options or {})
         self.token = token or secrets.token_urlsafe(24)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.store = Store(history_size=history_size, watcher_queue_size=watcher_queue_size)
@@ -253,7 +256,9 @@ class Sandbox:
             token=self.token if self.tls else None,
             ssl_context=self.client_ssl_context(),
             node_name=NODE_NAME,
+            **self.kubelet_options,
         )
+        self.engine.graceful_pods = True
         self.control.kubelet = self.kubelet
         sub = web.Application()
         sub.add_routes(self.kubelet.control_routes())

@@ -172,3 +172,30 @@ async def test_cli_writes_kubeconfig_once_ready_and_exits_zero_on_sigterm(tmp_pa
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.kubelet
+async def test_pods_on_the_kubelet_node_terminate_gracefully(sandbox: Sandbox, api_client: Any) -> None:
+    core = client.CoreV1Api(api_client)
+    await core.create_namespaced_pod(
+        "default", {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
+    )
+    for _ in range(200):
+        if (await core.read_namespaced_pod("g", "default")).spec.node_name:
+            break
+        await asyncio.sleep(0.05)
+    sandbox.control.set_kubelet(False)
+    await core.delete_namespaced_pod("g", "default")
+    terminating = await core.read_namespaced_pod("g", "default")
+    assert terminating.metadata.deletion_timestamp is not None
+    assert terminating.metadata.deletion_grace_period_seconds == 30
+    sandbox.control.set_kubelet(True)
+    for _ in range(200):
+        try:
+            await core.read_namespaced_pod("g", "default")
+        except ApiException as exc:
+            assert exc.status == 404
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the kubelet never finished the pod")
