@@ -48,8 +48,12 @@ def test_containers_merge_by_name_and_keep_the_others() -> None:
     assert sidecar == {"name": "sidecar", "image": "busybox"}
 
 
-def test_new_container_is_appended() -> None:
+def test_new_container_goes_first_like_the_real_server() -> None:
+    # Patch items come first unless a server item precedes them on the server (the documented
+    # kubectl-patch example shows the added container before the existing one).
     out = patch_pod({"spec": {"containers": [{"name": "logger", "image": "fluent"}]}})
+    assert [c["name"] for c in out["spec"]["containers"]] == ["logger", "ray-head", "sidecar"]
+    out = patch_pod({"spec": {"containers": [{"name": "sidecar", "image": "b2"}, {"name": "logger", "image": "f"}]}})
     assert [c["name"] for c in out["spec"]["containers"]] == ["ray-head", "sidecar", "logger"]
 
 
@@ -107,7 +111,9 @@ def test_patch_delete_directive_on_map_empties_it() -> None:
 
 def test_finalizers_are_a_merged_primitive_set_and_delete_from_primitive_list() -> None:
     out = patch_pod({"metadata": {"finalizers": ["b", "a"]}})
-    assert out["metadata"]["finalizers"] == ["a", "b"]
+    assert out["metadata"]["finalizers"] == ["b", "a"]  # de-duplicated, then in patch order
+    out = patch_pod({"metadata": {"finalizers": ["c"]}})
+    assert out["metadata"]["finalizers"] == ["c", "a"]
     out = patch_pod({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}})
     assert out["metadata"]["finalizers"] == []
 
@@ -161,14 +167,14 @@ def test_set_element_order_reorders_and_keeps_server_only_items_in_place() -> No
     out = patch_pod(
         {
             "spec": {
-                "containers": [{"name": "ray-head", "image": "new"}, {"name": "extra", "image": "e"}],
+                "containers": [{"name": "extra", "image": "e"}, {"name": "ray-head", "image": "new"}],
                 "$setElementOrder/containers": [{"name": "extra"}, {"name": "ray-head"}],
             }
         }
     )
-    # "extra" is new to the server, so the server-only "sidecar" keeps its place in front of it.
     names = [c["name"] for c in out["spec"]["containers"]]
-    assert names == ["sidecar", "extra", "ray-head"]
+    assert names == ["extra", "ray-head", "sidecar"]
+    assert out["spec"]["containers"][1]["image"] == "new"
     out = patch_pod(
         {
             "spec": {
@@ -217,17 +223,35 @@ def test_original_is_not_mutated() -> None:
 
 def test_new_item_with_directives_inside_is_cleaned() -> None:
     out = patch_pod({"spec": {"containers": [{"name": "n", "image": "i", "env": [{"name": "X", "value": None}]}]}})
-    assert out["spec"]["containers"][2] == {"name": "n", "image": "i", "env": [{"name": "X"}]}
+    added = next(c for c in out["spec"]["containers"] if c["name"] == "n")
+    assert added == {"name": "n", "image": "i", "env": [{"name": "X"}]}
 
 
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"spec": {"containers": [{"image": "x"}]}}, 'map: {"image":"x"} does not contain declared merge key: name'),
-        ({"metadata": {"$patch": "explode"}}, 'unknown patch type: "explode" in map at metadata'),
-        ({"spec": {"$retainKeys": "nope"}}, "invalid patch format of retainKeys at spec"),
+        ({"spec": {"containers": [{"image": "x"}]}}, "map: map[image:x] does not contain declared merge key: name"),
+        ({"metadata": {"$patch": "explode", "a": 1}}, "unknown patch type: explode in map: map[a:1]"),
+        ({"metadata": {"labels": {"$patch": "merge"}}}, "unknown patch type: merge in map: map[]"),
+        (
+            {"spec": {"containers": [{"$patch": "merge", "name": "x"}]}},
+            "merging lists cannot yet be specified in the patch",
+        ),
+        ({"spec": {"$retainKeys": "nope"}}, "invalid patch format of retainKeys"),
+        ({"spec": {"$retainKeys": ["volumes"], "hostname": "h"}}, "invalid patch format of retainKeys"),
         ({"spec": {"$setElementOrder/containers": {"a": 1}}}, "invalid patch format of setElementOrder list"),
-        ({"spec": {"$bogus": 1}}, 'unknown patch directive "$bogus" at spec'),
+        ({"metadata": {"$deleteFromPrimitiveList/finalizers": "a"}}, "invalid patch format of primitive list"),
+        (
+            {
+                "spec": {
+                    "containers": [{"name": "a"}, {"name": "b"}],
+                    "$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+                }
+            },
+            "The order in patch list:\n[map[name:a] map[name:b]]\n doesn't match $setElementOrder list:",
+        ),
+        ({"spec": {"containers": [["nested"]]}}, "lists of lists are not supported"),
+        ({"spec": {"$bogus": 1}}, "unknown patch directive: $bogus"),
     ],
 )
 def test_malformed_patch_is_a_bad_request(patch: dict[str, Any], message: str) -> None:
