@@ -635,6 +635,36 @@ NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
         "empty num-cpus next to resources",
         lambda o: head(o).update(resources={"CPU": "1"}, rayStartParams={"num-cpus": ""}),
     ),
+    (
+        "autoscaler options with idle 0 and other env",
+        lambda o: (
+            autoscaling(o),
+            o["spec"].update(autoscalerOptions={"idleTimeoutSeconds": 0, "env": [{"name": "RAY_LOG", "value": "1"}]}),
+        ),
+    ),
+    (
+        "only RayClusterSuspending true",
+        lambda o: o.update(
+            status={
+                "conditions": [
+                    {
+                        "type": "RayClusterSuspending",
+                        "status": "True",
+                        "reason": "RayClusterSuspending",
+                        "message": "",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    },
+                    {
+                        "type": "RayClusterSuspended",
+                        "status": "False",
+                        "reason": "RayClusterSuspended",
+                        "message": "",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    },
+                ]
+            }
+        ),
+    ),
     ("auth disabled", lambda o: o["spec"].update(authOptions={"mode": "disabled"})),
     ("managedBy multikueue", lambda o: o["spec"].update(managedBy="kueue.x-k8s.io/multikueue")),
     ("suspended cluster", lambda o: o["spec"].update(suspend=True)),
