@@ -113,6 +113,20 @@ def test_managed_by_is_immutable(installed: Cluster) -> None:
     assert "the managedBy field is immutable" in result.stderr
 
 
+def test_gcs_backend_is_immutable(installed: Cluster) -> None:
+    manifest = (
+        (REPO / "samples/ray_v1_raycluster.mini.yaml")
+        .read_text()
+        .replace("name: raycluster-mini", "name: raycluster-backend")
+        .replace("spec:\n", "spec:\n  gcsFaultToleranceOptions:\n    backend: redis\n    redisAddress: redis:6379\n", 1)
+    )
+    assert installed.kubectl("apply", "-f", "-", stdin=manifest).returncode == 0
+    patch = json.dumps({"spec": {"gcsFaultToleranceOptions": {"backend": "rocksdb"}}})
+    result = installed.kubectl("patch", "raycluster", "raycluster-backend", "--type", "merge", "-p", patch)
+    assert result.returncode != 0
+    assert "gcsFaultToleranceOptions.backend is immutable" in result.stderr
+
+
 def test_kubectl_explain_teaches_our_fields(installed: Cluster) -> None:
     result = installed.kubectl("explain", "rayclusters.spec.workerGroupSpecs")
     assert result.returncode == 0, result.stderr

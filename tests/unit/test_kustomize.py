@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -123,6 +124,21 @@ def test_every_namespaced_object_is_in_ray_system(
         else:
             assert namespace == NAMESPACE, f"{doc['kind']} {doc['metadata']['name']}"
     assert one(docs, "Namespace")["metadata"]["name"] == NAMESPACE
+
+
+@pytest.mark.parametrize("variant", ["default", "certmanager"])
+def test_every_built_in_object_is_valid_kubernetes(
+    variant: str, default: list[dict[str, Any]], certmanager: list[dict[str, Any]]
+) -> None:
+    # Strict: an unknown or misspelt field anywhere fails (kubectl apply would reject or drop it).
+    docs = default if variant == "default" else certmanager
+    checked = 0
+    for doc in docs:
+        if doc["apiVersion"].startswith(("cert-manager.io/", "monitoring.coreos.com/")):
+            continue
+        kubernetes_validate.validate(doc, "1.32.0", strict=True)
+        checked += 1
+    assert checked >= 10
 
 
 # --- config/default --------------------------------------------------------------------------------
