@@ -39,6 +39,7 @@ import binascii
 import copy
 import dataclasses
 import errno
+import ipaddress
 import json
 import re
 import ssl
@@ -919,7 +920,15 @@ def _go_x509_text(exc: ssl.SSLCertVerificationError, peer_cert: x509.Certificate
     if code == 62 and peer_cert is not None:  # X509_V_ERR_HOSTNAME_MISMATCH
         return _hostname_error(peer_cert, host)
     if code in (9, 10):  # not yet valid / expired
-        return "x509: certificate has expired or is not yet valid"
+        text = "x509: certificate has expired or is not yet valid"
+        if peer_cert is None:
+            return text
+        now = datetime.now(UTC).replace(microsecond=0)
+        if code == 10:
+            limit = peer_cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return f"{text}: current time {now.strftime('%Y-%m-%dT%H:%M:%SZ')} is after {limit}"
+        limit = peer_cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{text}: current time {now.strftime('%Y-%m-%dT%H:%M:%SZ')} is before {limit}"
     if code in (2, 18, 19, 20, 21):
         return "x509: certificate signed by unknown authority"
     return f"x509: {getattr(exc, 'verify_message', None) or exc}"
@@ -932,10 +941,11 @@ def _hostname_error(cert: x509.Certificate, host: str) -> str:
     except x509.ExtensionNotFound:
         san = None
     if san is None:
-        return "x509: certificate relies on legacy Common Name field, use SANs instead"
+        common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        if common and str(common[0].value).lower() == host.lower():
+            return "x509: certificate relies on legacy Common Name field, use SANs instead"
+        return f"x509: certificate is not valid for any names, but wanted to match {host}"
     try:
-        import ipaddress
-
         ipaddress.ip_address(host)
         ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
         if not ips:
@@ -1326,7 +1336,11 @@ class AdmissionChain:
         except aiohttp.ClientConnectorCertificateError as exc:
             cert_error = exc.certificate_error
             peer = None
-            if isinstance(cert_error, ssl.SSLCertVerificationError) and getattr(cert_error, "verify_code", 0) == 62:
+            if isinstance(cert_error, ssl.SSLCertVerificationError) and getattr(cert_error, "verify_code", 0) in (
+                9,
+                10,
+                62,
+            ):
                 peer = await _peer_certificate(
                     endpoint.connect_host, endpoint.connect_port, endpoint.server_hostname, timeout
                 )

@@ -389,6 +389,40 @@ async def test_certificate_from_another_ca_fails_the_call(chain: AdmissionChain,
     assert server.received == []
 
 
+@pytest.mark.parametrize(
+    ("material", "detail"),
+    [
+        (
+            lambda: make_tls([SVC_HOST], san=False),
+            "x509: certificate relies on legacy Common Name field, use SANs instead",
+        ),
+        (
+            lambda: make_tls(["not-the-service"], san=False),
+            f"x509: certificate is not valid for any names, but wanted to match {SVC_HOST}",
+        ),
+        (
+            lambda: make_tls([SVC_HOST], expired=True),
+            "x509: certificate has expired or is not yet valid: current time ",
+        ),
+    ],
+    ids=["common-name-only", "no-names", "expired"],
+)
+async def test_certificates_go_would_refuse_fail_the_call(material: Any, detail: str) -> None:
+    bad = material()
+    async with WebhookServer(bad) as srv:
+        srv.handlers["/validate"] = allow
+        c = AdmissionChain(
+            resolve_service=lambda ns, n, p: ("127.0.0.1", srv.port), get_namespace=NAMESPACES.get, log=[]
+        )
+        try:
+            with pytest.raises(errors.ApiError) as caught:
+                await c.validate(attrs(), [config("c", hook(bad))])
+        finally:
+            await c.close()
+    assert caught.value.message.startswith(failure_prefix() + "tls: failed to verify certificate: " + detail)
+    assert srv.received == []
+
+
 async def test_ignore_failure_policy_lets_the_request_through(
     chain: AdmissionChain, server: WebhookServer, tls: Tls, log: list[dict[str, Any]]
 ) -> None:

@@ -51,8 +51,11 @@ class Tls:
         return ctx
 
 
-def make_tls(dns_names: list[str], *, expired: bool = False) -> Tls:
-    """A fresh CA and a serving certificate for ``dns_names`` (SANs only, like real webhook certs)."""
+def make_tls(dns_names: list[str], *, expired: bool = False, san: bool = True) -> Tls:
+    """A fresh CA and a serving certificate for ``dns_names`` (SANs only, like real webhook certs).
+
+    ``san=False`` puts the first name only in the subject CN (a legacy certificate Go refuses).
+    """
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test-webhook-ca-{now.timestamp()}")])
@@ -84,19 +87,22 @@ def make_tls(dns_names: list[str], *, expired: bool = False) -> Tls:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     not_after = now - dt.timedelta(minutes=1) if expired else now + dt.timedelta(days=1)
-    leaf = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_before(now - dt.timedelta(hours=2))
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+        )
+    leaf = builder.sign(ca_key, hashes.SHA256())
     return Tls(
         ca_pem=ca.public_bytes(serialization.Encoding.PEM),
         cert_pem=leaf.public_bytes(serialization.Encoding.PEM),
