@@ -1323,7 +1323,7 @@ def _validate_into(new: Mapping[str, Any], old: Mapping[str, Any] | None, report
     parse_errors: list[FieldError] = []
     model: RayCluster | None = None
     try:
-        model = RayCluster.model_validate(new)
+        model = RayCluster.model_validate(dict(new))
     except pydantic.ValidationError as exc:
         parse_errors = _parse_errors(exc)
     meta = new.get("metadata")
