@@ -13,6 +13,7 @@ error is reported, not the first) when some other field failed to parse.
 
 Rules (KubeRay numbering of ``reference/kuberay-raycluster.md`` §3):
 
+* identity: apiVersion ``ray.io/v1`` and kind ``RayCluster`` when present;
 * metadata: name required (or generateName), at most 53 characters (W1/C1; child names such as
   ``<name>-serve-svc`` must stay valid 63-character labels), a DNS-1035 label (W2/C1);
 * worker groups: groupName required, a DNS-1123 label of at most 63 characters (it is a label value
@@ -1331,6 +1332,10 @@ def _validate_into(new: Mapping[str, Any], old: Mapping[str, Any] | None, report
         parse_errors = [e for e in parse_errors if e.path != "metadata"]
         report.error("metadata", CauseType.TYPE_INVALID, "metadata must be of type object", meta)
     rules = _Report()
+    for key, expected in (("apiVersion", c.API_VERSION), ("kind", c.KIND)):
+        value = new.get(key)
+        if value is not None and value != expected:
+            rules.errors.append(_not_supported(key, value, [expected]))
     _check_metadata(_dict(meta) or {}, rules)
     _check_spec(new, rules)
     _check_status(new, rules)

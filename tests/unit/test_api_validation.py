@@ -500,6 +500,8 @@ RULES: list[tuple[str, Callable[[Obj], Any], str, CauseType]] = [
         "spec.headGroupSpec.rayStartParams[dashboard-port]",
         CauseType.INVALID,
     ),
+    ("wrong apiVersion", lambda o: o.update(apiVersion="ray.io/v1alpha1"), "apiVersion", CauseType.NOT_SUPPORTED),
+    ("wrong kind", lambda o: o.update(kind="RayJob"), "kind", CauseType.NOT_SUPPORTED),
     # parse errors
     ("spec missing", lambda o: o.pop("spec"), "spec", CauseType.REQUIRED),
     ("headGroupSpec missing", lambda o: o["spec"].pop("headGroupSpec"), "spec.headGroupSpec", CauseType.REQUIRED),
