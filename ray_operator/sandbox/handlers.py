@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import errors, registry
+from ray_operator.sandbox import errors, protobuf, registry
 from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
@@ -314,12 +314,19 @@ class Handlers:
         return ctx
 
     async def _body(self, request: web.Request) -> bytes:
-        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if media in ("application/vnd.kubernetes.protobuf", "application/cbor"):
-            raise errors.unsupported_media_type("application/json, application/yaml")
         if request.content_length and request.content_length > MAX_BODY:
             raise errors.ApiError(code=413, reason="RequestEntityTooLarge", message="the request is too large")
         return await request.read()
+
+    async def _read_object(self, request: web.Request) -> Any:
+        """The request's object: JSON or YAML, or protobuf for the kinds kubectl's generators send."""
+        raw = await self._body(request)
+        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(raw)
+        if media == "application/cbor":
+            raise errors.unsupported_media_type("application/json, application/yaml")
+        return self._decode(raw)
 
     def _decode(self, raw: bytes) -> Any:
         if not raw.strip():
@@ -361,7 +368,7 @@ class Handlers:
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()
-            body = self._decode(await self._body(request))
+            body = await self._read_object(request)
             return json_response(self.engine.bind(rt, path.namespace, path.name, body), status=201)
         if path.sub and (path.sub not in rt.subresources or path.name is None):
             raise errors.no_such_route()
@@ -376,7 +383,7 @@ class Handlers:
                 if rt.namespaced and path.namespace is None:
                     raise errors.method_not_allowed()
                 ctx = self._write_context(request)
-                body = self._decode(await self._body(request))
+                body = await self._read_object(request)
                 created = await self.engine.create(rt, namespace, body, ctx)
                 return json_response(created, status=201, warnings=ctx.warnings)
             if method == "DELETE":
@@ -402,7 +409,7 @@ class Handlers:
             return json_response(obj, warnings=warnings)
         if method == "PUT":
             ctx = self._write_context(request)
-            body = self._decode(await self._body(request))
+            body = await self._read_object(request)
             updated = await self.engine.update(rt, namespace, name, body, ctx, sub=path.sub)
             return json_response(updated, warnings=ctx.warnings)
         if method == "PATCH":

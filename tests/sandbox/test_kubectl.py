@@ -314,3 +314,20 @@ async def test_get_prints_printer_columns_and_builtin_columns(kubectl: Kubectl, 
     pods = await kubectl("get", "pods")
     assert pods.stdout.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert pods.stdout.splitlines()[1].split()[:3] == ["p", "0/1", "Pending"]
+
+
+async def test_typed_generators_send_protobuf_and_work(kubectl: Kubectl) -> None:
+    assert (await kubectl("create", "namespace", "team")).stdout.strip() == "namespace/team created"
+    cm = await kubectl("create", "configmap", "cm", "-n", "team", "--from-literal=a=b", "--from-literal=c=d")
+    assert cm.stdout.strip() == "configmap/cm created", cm.stderr
+    secret = await kubectl("create", "secret", "generic", "s", "-n", "team", "--from-literal=k=v")
+    assert secret.stdout.strip() == "secret/s created", secret.stderr
+    assert (await kubectl("create", "serviceaccount", "robot", "-n", "team")).returncode == 0
+    data = json.loads((await kubectl("get", "cm", "cm", "-n", "team", "-o", "json")).stdout)["data"]
+    assert data == {"a": "b", "c": "d"}
+    secret_obj = json.loads((await kubectl("get", "secret", "s", "-n", "team", "-o", "json")).stdout)
+    assert secret_obj["data"] == {"k": "dg=="} and secret_obj["type"] == "Opaque"
+    labels = json.loads((await kubectl("get", "ns", "team", "-o", "json")).stdout)["metadata"]["labels"]
+    assert labels == {"kubernetes.io/metadata.name": "team"}
+    unsupported = await kubectl("create", "deployment", "d", "--image=nginx")
+    assert unsupported.returncode == 1 and "unknown format" in unsupported.stderr
