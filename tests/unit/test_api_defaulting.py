@@ -205,7 +205,7 @@ def clusters(draw: st.DrawFn) -> dict[str, Any]:
     return {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "demo"}, "spec": spec}
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(obj=clusters())
 def test_property_idempotent_and_pure(obj: dict[str, Any]) -> None:
     snapshot = copy.deepcopy(obj)
@@ -214,7 +214,7 @@ def test_property_idempotent_and_pure(obj: dict[str, Any]) -> None:
     assert apply_defaults(once) == once
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(obj=clusters())
 def test_property_valid_stays_valid(obj: dict[str, Any]) -> None:
     assume(validate(obj).ok)
@@ -224,7 +224,7 @@ def test_property_valid_stays_valid(obj: dict[str, Any]) -> None:
     assert validate(defaulted, obj).ok  # as an UPDATE of the undefaulted object, too
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(obj=clusters())
 def test_property_defaulted_object_always_has_every_default(obj: dict[str, Any]) -> None:
     result = apply_defaults(obj)
@@ -249,7 +249,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(spec=JSON, groups=st.lists(JSON, max_size=3))
 def test_property_garbage_never_raises_and_is_idempotent(spec: Any, groups: list[Any]) -> None:
     for obj in ({"spec": spec}, {"spec": {"workerGroupSpecs": groups, "headGroupSpec": spec}}):
