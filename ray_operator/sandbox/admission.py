@@ -12,8 +12,8 @@ Decisions (each where the emulator is simpler than kube-apiserver):
   webhook configuration resources themselves are exempt, as upstream.
 * ``matchPolicy: Equivalent`` (the default) needs the server's list of served versions
   (``served_versions``); conversion between them is an apiVersion rewrite (the CRD ``None`` strategy).
-  Without that callable every webhook matches exactly. ``matchConditions`` (CEL) are not evaluated —
-  a webhook that has them is called as if they all matched, and the log records it.
+  Without that callable every webhook matches exactly. ``matchConditions`` run on the sandbox's CEL
+  subset (``cel.py``: no Kubernetes extension libraries, no ``authorizer``).
 * Validating webhooks run concurrently; when several reject, upstream reports whichever error reached
   its channel first. Here the first in webhook order wins, so results are deterministic.
 * ``reinvocationPolicy: IfNeeded``: one extra round, calling only IfNeeded webhooks that ran before a
@@ -55,7 +55,7 @@ import jsonpatch
 from cryptography import x509
 from yarl import URL
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import cel, errors
 from ray_operator.sandbox.resources import ResourceType
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -345,7 +345,47 @@ def match_webhook(
         raise ns_error
     if obj_error is not None:
         raise obj_error
+    if not match_conditions_hold(hook, attrs, as_rt):
+        return None
     return as_rt
+
+
+def match_conditions_hold(hook: Webhook, attrs: AdmissionAttributes, as_rt: ResourceType) -> bool:
+    """``matchConditions``: any false skips the webhook; errors follow the failure policy (Fail → 403).
+
+    Evaluated with the sandbox's CEL subset over ``object``, ``oldObject`` and ``request``;
+    ``authorizer`` is not available and counts as an evaluation error.
+    """
+    conditions = hook.spec.get("matchConditions")
+    if not isinstance(conditions, list) or not conditions:
+        return True
+    variables = {
+        "object": as_version(attrs.obj, as_rt),
+        "oldObject": as_version(attrs.old_obj, as_rt),
+        "request": build_review(attrs, attrs.obj, uid="", version="v1", as_rt=as_rt)["request"],
+    }
+    failures: list[str] = []
+    for condition in conditions:
+        expression = _str(condition.get("expression")) if isinstance(condition, Mapping) else ""
+        try:
+            result = cel.evaluate(cel.compile_rule(expression), variables)
+        except cel.CelError as exc:
+            failures.append(f"expression '{expression}' resulted in error: {exc}")
+            continue
+        if result is False:
+            return False
+        if result is not True:
+            failures.append(f"expression '{expression}' resulted in error: no such overload")
+    if not failures:
+        return True
+    if hook.fail_open:
+        return False
+    text = failures[0] if len(failures) == 1 else "[" + ", ".join(failures) + "]"
+    rt = attrs.rt
+    details: dict[str, Any] = {"name": attrs.name, "kind": rt.resource}
+    if rt.group:
+        details["group"] = rt.group
+    raise errors.forbidden(f'{rt.group_resource} "{attrs.name}" is forbidden: {text}', details)
 
 
 def as_version(obj: dict[str, Any] | None, rt: ResourceType) -> dict[str, Any] | None:
@@ -486,6 +526,7 @@ def _validate_webhook(hook: Mapping[str, Any], base: str, *, mutating: bool) -> 
     for key in ("namespaceSelector", "objectSelector"):
         causes.extend(_validate_selector(hook.get(key), f"{base}.{key}"))
     causes.extend(_validate_client_config(hook.get("clientConfig"), f"{base}.clientConfig"))
+    causes.extend(_validate_match_conditions(hook.get("matchConditions"), f"{base}.matchConditions"))
     causes.extend(_validate_review_versions(hook.get("admissionReviewVersions"), f"{base}.admissionReviewVersions"))
     return causes
 
@@ -633,6 +674,47 @@ def _validate_client_config(config: Any, base: str) -> list[errors.Cause]:
                 causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}] may not be empty"))
             elif not _DNS1123_SUBDOMAIN.match(step):
                 causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}]: {_DNS1123_SUBDOMAIN_ERROR}"))
+    return causes
+
+
+def _validate_match_conditions(conditions: Any, base: str) -> list[errors.Cause]:
+    if conditions is None:
+        return []
+    if not isinstance(conditions, list):
+        return [_invalid(base, conditions, "must be a list of match conditions")]
+    causes: list[errors.Cause] = []
+    if len(conditions) > 64:
+        causes.append(
+            errors.Cause(
+                reason="FieldValueTooMany",
+                field=base,
+                message=f"Too many: {len(conditions)}: must have at most 64 items",
+            )
+        )
+    names: set[str] = set()
+    for i, condition in enumerate(conditions):
+        path = f"{base}[{i}]"
+        if not isinstance(condition, Mapping):
+            causes.append(_invalid(path, condition, "must be an object"))
+            continue
+        name, expression = condition.get("name"), condition.get("expression")
+        if not isinstance(name, str) or not name:
+            causes.append(_required(f"{path}.name"))
+        elif name in names:
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueDuplicate", field=f"{path}.name", message=f"Duplicate value: {json.dumps(name)}"
+                )
+            )
+        else:
+            names.add(name)
+        if not isinstance(expression, str) or not expression:
+            causes.append(_required(f"{path}.expression"))
+            continue
+        try:
+            cel.compile_rule(expression)
+        except cel.CelError as exc:
+            causes.append(_invalid(f"{path}.expression", expression, f"compilation failed: {exc}"))
     return causes
 
 
@@ -1278,8 +1360,6 @@ class AdmissionChain:
             "duration": 0.0,
             "error": None,
         }
-        if hook.spec.get("matchConditions"):
-            entry["match_conditions_ignored"] = True
         self._log.append(entry)
         return entry
 

@@ -771,7 +771,7 @@ async def test_malformed_configurations_never_crash_the_chain(configs: list[Any]
                 else:
                     await chain.validate(attrs(dry_run=dry_run), configs)
             except errors.ApiError as exc:
-                assert exc.code in (400, 404, 500) and exc.message
+                assert exc.code in (400, 403, 404, 500) and exc.message
     finally:
         await chain.close()
 
@@ -810,7 +810,7 @@ async def test_corrupted_fields_of_a_matching_webhook_never_crash_the_chain(
                 await chain.validate(request, configs)
                 await chain.mutate(request, configs)
             except errors.ApiError as exc:
-                assert exc.code in (400, 404, 500) and exc.message
+                assert exc.code in (400, 403, 404, 500) and exc.message
     finally:
         await chain.close()
 
@@ -873,3 +873,42 @@ async def test_equivalent_mutation_comes_back_in_the_requests_version(
     h = hook(tls, name="m.example.io", path="/mutate")
     obj, _ = await versioned_chain.mutate(v1alpha1_attrs(), [config("m", h, kind="MutatingWebhookConfiguration")])
     assert obj is not None and obj["apiVersion"] == "ray.io/v1alpha1" and obj["spec"]["x"] == 1
+
+
+# ---------------------------------------------------------------------------------------- matchConditions
+
+
+@pytest.mark.parametrize(
+    ("expression", "called"),
+    [
+        ("request.operation == 'CREATE' && object.metadata.name == 'demo'", True),
+        ("!(has(object.metadata.labels) && 'skip' in object.metadata.labels)", False),
+        ("request.userInfo.username != 'admin'", False),
+    ],
+)
+async def test_match_conditions_decide_whether_the_webhook_is_called(
+    chain: AdmissionChain, server: WebhookServer, tls: Tls, expression: str, called: bool
+) -> None:
+    server.handlers["/validate"] = allow
+    conditions = [{"name": "c", "expression": expression}]
+    obj = raycluster(labels={"skip": "yes"})
+    await chain.validate(attrs(obj=obj), [config("c", hook(tls, matchConditions=conditions))])
+    assert bool(server.received) is called
+
+
+async def test_match_condition_error_fails_closed_with_forbidden(
+    chain: AdmissionChain, server: WebhookServer, tls: Tls
+) -> None:
+    conditions = [{"name": "c", "expression": "object.metadata.labels.team == 'a'"}]
+    with pytest.raises(errors.ApiError) as caught:
+        await chain.validate(attrs(), [config("c", hook(tls, matchConditions=conditions))])
+    assert (caught.value.code, caught.value.reason) == (403, "Forbidden")
+    assert caught.value.message == (
+        'rayclusters.ray.io "demo" is forbidden: '
+        "expression 'object.metadata.labels.team == 'a'' resulted in error: no such key: team"
+    )
+    assert (
+        await chain.validate(attrs(), [config("c", hook(tls, matchConditions=conditions, failurePolicy="Ignore"))])
+        == []
+    )
+    assert server.received == []

@@ -131,6 +131,16 @@ def test_kuberay_manifest_is_valid() -> None:
             "webhooks[0].objectSelector.matchExpressions[0].values",
             "must be specified when `operator` is 'In' or 'NotIn'",
         ),
+        (
+            {"matchConditions": [{"name": "c", "expression": "object.metadata.name =="}]},
+            "webhooks[0].matchConditions[0].expression",
+            "compilation failed: ",
+        ),
+        (
+            {"matchConditions": [{"expression": "true"}]},
+            "webhooks[0].matchConditions[0].name",
+            "Required value",
+        ),
     ],
 )
 def test_manifest_bugs_name_the_field(changes: dict[str, Any], field: str, message: str) -> None:
