@@ -7,8 +7,9 @@ rotating together converge on one CA without leader election. Each replica serve
 from memory (the live ``SSLContext``), so there is no kubelet mount delay, and keeps the caBundle of
 both webhook configurations equal to the Secret's ``ca.crt``.
 
-One check (``sync_once``): read the Secret → decide → write (create-or-adopt / replace-or-adopt, at
-most ``MAX_WRITES`` times) → load the leaf if it changed → inject the bundle. ``ensure_ready`` repeats
+One check (``sync_once``): read the Secret → inject its bundle → decide → write (create-or-adopt /
+replace-or-adopt, at most ``MAX_WRITES`` times) → inject again if the bundle changed → load the leaf
+if it changed. ``ensure_ready`` repeats
 it with a short backoff until a certificate is loaded; ``run`` repeats it every
 ``cert_check_interval_seconds``. The CA rollover protocol is described in ``certs.rotation``.
 
@@ -140,8 +141,15 @@ class SelfSignedSource:
                 self._log.warning("certificate check failed, retrying on the next check", error=self._describe(exc))
 
     async def sync_once(self) -> None:
-        """One check: converge the Secret, serve its leaf, inject its bundle."""
+        """One check: converge the Secret, inject its bundle, serve its leaf.
+
+        The bundle already in the Secret is injected (or, read-only, checked) *before* deciding, so a
+        rollover step is never taken on the memory of an injection someone has since undone.
+        """
         stored = await self._store.read()
+        before = parse_state(stored.data) if stored is not None else None
+        if before is not None:
+            await self._inject(before.bundle_pem)
         for _ in range(MAX_WRITES):
             state = parse_state(stored.data) if stored is not None else None
             now = self._clock()
@@ -158,8 +166,9 @@ class SelfSignedSource:
         state = parse_state(stored.data) if stored is not None else None
         if state is None or state.leaf is None:
             return
+        if before is None or state.bundle_pem != before.bundle_pem:
+            await self._inject(state.bundle_pem)
         self._serve(state)
-        await self._inject(state.bundle_pem)
 
     async def _write(self, stored: Stored | None, data: dict[str, bytes], reason: str) -> Stored | None:
         result: Stored | None

@@ -28,24 +28,43 @@ POLICY = Policy(
 )
 
 schedules = st.lists(
-    st.lists(st.integers(min_value=2, max_value=INTERVAL_MINUTES), min_size=80, max_size=80),
+    st.tuples(
+        st.booleans(),  # may this replica write the webhook configurations?
+        st.lists(st.integers(min_value=2, max_value=INTERVAL_MINUTES), min_size=80, max_size=80),
+    ),
     min_size=2,
     max_size=3,
-)
+).filter(lambda replicas: any(writer for writer, _ in replicas))
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(schedules)
-def test_no_replica_ever_serves_a_certificate_the_bundle_does_not_trust(gaps: list[list[int]]) -> None:
-    events = sorted((minute, replica) for replica, steps in enumerate(gaps) for minute in accumulate(steps))
+def test_no_replica_ever_serves_a_certificate_the_bundle_does_not_trust(replicas: list[tuple[bool, list[int]]]) -> None:
+    """Mirrors ``SelfSignedSource.sync_once``: inject (or check) the Secret's bundle, decide and write, inject
+    again if the bundle changed, load the leaf. Checked from the first injection on (before it, nothing is
+    trusted at all)."""
+    alive_until = min(sum(steps) for _, steps in replicas)  # past that, some replica has stopped checking
+    events = sorted(
+        (minute, r) for r, (_, steps) in enumerate(replicas) for minute in accumulate(steps) if minute <= alive_until
+    )
     secret: dict[str, bytes] = {}
-    configs_bundle: list[x509.Certificate] = []
-    loaded: list[x509.Certificate | None] = [None] * len(gaps)
-    injected: list[bytes | None] = [None] * len(gaps)
+    configs: bytes | None = None
+    loaded: list[x509.Certificate | None] = [None] * len(replicas)
+    injected: list[bytes | None] = [None] * len(replicas)
     cas_seen: set[str] = set()
+
+    def inject(replica: int, bundle: bytes) -> None:
+        nonlocal configs
+        if replicas[replica][0]:
+            configs = bundle
+        injected[replica] = bundle if configs == bundle else None
+
     for minute, replica in events:
         now = T0 + timedelta(minutes=minute)
-        for _ in range(4):  # one check: decide and write until nothing is left to do
+        before = parse_state(secret)
+        if before is not None:
+            inject(replica, before.bundle_pem)
+        for _ in range(4):
             state = parse_state(secret)
             decision = decide(
                 state,
@@ -58,15 +77,18 @@ def test_no_replica_ever_serves_a_certificate_the_bundle_does_not_trust(gaps: li
             secret = apply(decision, secret, now=now, policy=POLICY)
         state = parse_state(secret)
         assert state is not None and state.leaf is not None
+        if before is None or before.bundle_pem != state.bundle_pem:
+            inject(replica, state.bundle_pem)
         loaded[replica] = state.leaf.cert
-        configs_bundle = list(state.bundle)
-        injected[replica] = state.bundle_pem
         cas_seen.update(g.fingerprint(ca) for ca in state.bundle)
+        if configs is None:
+            continue
+        trusted = g.parse_certs(configs)
         for leaf in loaded:
             if leaf is None:
                 continue
             assert g.valid_at(leaf, now), f"minute {minute}: a replica serves an expired certificate"
-            assert any(g.signed_by(leaf, ca) and g.valid_at(ca, now) for ca in configs_bundle), (
+            assert any(g.signed_by(leaf, ca) and g.valid_at(ca, now) for ca in trusted), (
                 f"minute {minute}: a replica serves a certificate the injected caBundle does not trust"
             )
     assert len(cas_seen) >= 2, "the schedule should span at least one CA rollover"

@@ -293,12 +293,12 @@ async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing
     clock = Clock(real_now - timedelta(hours=49))
     api = _api_with_configs()
 
-    def replica(inject: bool) -> SelfSignedSource:
+    def replica(inject: bool, replica_clock: Callable[[], datetime] = clock) -> SelfSignedSource:
         return SelfSignedSource(
-            settings=settings, secrets=api, webhooks=api, inject=inject, logger=RecordingLogger(), clock=clock
+            settings=settings, secrets=api, webhooks=api, inject=inject, logger=RecordingLogger(), clock=replica_clock
         )
 
-    reader, writer = replica(False), replica(True)
+    reader = replica(False)
     await reader.ensure_ready()
     assert api.bundles("validating", "vwc") == [None, None]  # it never writes the configurations
 
@@ -318,9 +318,15 @@ async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing
     assert leaf_issuer() == old_issuer
     assert not reader.ca_bundle_injected
 
-    await writer.sync_once()  # a replica allowed to write injects the bundle
-    assert api.bundles("mutating", "mwc") == [base64.b64encode(_secret_data(api)["ca.crt"]).decode()]
-    await reader.sync_once()  # sees it in place ...
+    injector = replica(True, lambda: real_now)  # its clock is still inside the grace period: it cannot promote
+    await injector.sync_once()  # a replica allowed to write injects the bundle
+    bundle = base64.b64encode(_secret_data(api)["ca.crt"]).decode()
+    assert api.bundles("mutating", "mwc") == [bundle] and leaf_issuer() == old_issuer
+    # Someone re-applies the manifests: the reader, checking before it decides, does not promote.
+    api.configs[("mutating", "mwc")]["webhooks"][0]["clientConfig"].pop("caBundle")
+    await reader.sync_once()
+    assert leaf_issuer() == old_issuer and not reader.ca_bundle_injected
+    await injector.sync_once()  # restored
+    await reader.sync_once()  # sees the bundle in place, so issues from the new CA
     assert reader.ca_bundle_injected
-    await reader.sync_once()  # ... and only now issues from the new CA
     assert leaf_issuer() == cas[1].subject.rfc4514_string()
