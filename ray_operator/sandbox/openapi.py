@@ -133,13 +133,14 @@ def _cr_list_schema(rt: ResourceType, item: str) -> dict[str, Any]:
 
 
 def _closure(names: Iterable[str], definitions: Mapping[str, Any]) -> dict[str, Any]:
+    """The named definitions and all they reference, copied so that callers may mutate the document."""
     out: dict[str, Any] = {}
     stack = [n for n in names if n in definitions]
     while stack:
         name = stack.pop()
         if name in out:
             continue
-        out[name] = definitions[name]
+        out[name] = copy.deepcopy(definitions[name])
         stack.extend(ref for ref in _refs(definitions[name]) if ref in definitions and ref not in out)
     return out
 

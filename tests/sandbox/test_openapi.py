@@ -195,3 +195,10 @@ def test_builtin_kind_without_vendored_schema_gets_paths_but_no_partial_schema()
     doc = build_group_version_document("example.com", "v1", [odd])
     assert _patch_ops(doc, "Thing")
     assert not any(name.endswith(".Thing") for name in doc["components"]["schemas"])
+
+
+def test_documents_are_independent_copies() -> None:
+    first = build_group_version_document("", "v1", ALL)
+    first["components"]["schemas"]["io.k8s.api.core.v1.Pod"]["properties"].clear()
+    second = build_group_version_document("", "v1", ALL)
+    assert "spec" in second["components"]["schemas"]["io.k8s.api.core.v1.Pod"]["properties"]
