@@ -704,12 +704,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], _PrinterFn]] = {
             _column("Ready", description="Number of the pod with ready state."),
             _column(
                 "Up-to-date",
-                "integer",
+                "string",
                 "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
             ),
             _column(
                 "Available",
-                "integer",
+                "string",
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
             _age_column(),
