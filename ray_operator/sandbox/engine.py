@@ -454,8 +454,31 @@ class Engine:
         return obj
 
     def _type_validate(self, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
-        if self.gr(rt) == CRD_GR:
-            return crds.validate_crd(obj)
+        gr = self.gr(rt)
+        if gr == CRD_GR:
+            causes = crds.validate_crd(obj)
+            schema = self.module("schema")
+            if not causes and schema is not None:
+                for i, version in enumerate(obj["spec"]["versions"]):
+                    for problem in schema.is_structural(version["schema"]["openAPIV3Schema"]):
+                        field, _, message = problem.partition(": ")
+                        causes.append(
+                            errors.Cause(
+                                reason="FieldValueInvalid"
+                                if "Invalid value" in message
+                                else "FieldValueForbidden"
+                                if "Forbidden" in message
+                                else "FieldValueRequired",
+                                field=f"spec.versions[{i}].schema.openAPIV3Schema" + (f".{field}" if field else ""),
+                                message=message or problem,
+                            )
+                        )
+            return causes
+        if gr in (MUTATING_GR, VALIDATING_GR):
+            admission = self.module("admission")
+            if admission is not None:
+                result: list[errors.Cause] = admission.validate_webhook_configuration(obj, mutating=gr == MUTATING_GR)
+                return result
         return []
 
     def _after_prepare(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -189,3 +189,41 @@ async def test_secret_string_data_and_terminating_namespace(http: tuple[Sandbox,
     )
     await sb.control.settle()
     assert (await call(s, "GET", "/api/v1/namespaces/held"))[0] == 404
+
+
+async def test_non_structural_crd_and_bad_webhook_configuration_are_422(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    crd = copy.deepcopy(CRD)
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = {
+        "properties": {"size": {"type": "integer"}}
+    }
+    status, body, _ = await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+    assert status == 422
+    assert any(c["field"].startswith("spec.versions[0].schema.openAPIV3Schema") for c in body["details"]["causes"])
+    config = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "bad"},
+        "webhooks": [{"name": "short", "clientConfig": {"url": "http://x"}}],
+    }
+    status, body, _ = await call(
+        s, "POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", json=config
+    )
+    assert status == 422 and body["details"]["kind"] == "ValidatingWebhookConfiguration"
+
+
+async def test_delete_collection_by_label(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    for name, app in (("a", "x"), ("b", "x"), ("c", "y")):
+        await call(
+            s,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            json={"metadata": {"name": name, "labels": {"app": app}}},
+        )
+    status, body, _ = await call(s, "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx")
+    assert status == 200 and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
+    _, listed, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps")
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["c"]
