@@ -541,7 +541,7 @@ class FakeKubelet:
                 rv = None
             except asyncio.CancelledError:
                 raise
-            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            except Exception as exc:  # keep watching whatever the server sent; back off and say why
                 self._note_error(f"list/watch failed: {exc!r}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
@@ -650,6 +650,9 @@ class FakeKubelet:
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                 self._note_error(f"sync {key[0]}/{key[1]} failed: {exc!r}")
                 self._later(key, RETRY_DELAY_SECONDS)
+            except Exception as exc:  # a malformed pod must not stop the kubelet for every other pod
+                log.exception("sandbox kubelet: sync of %s/%s failed", *key)
+                self._note_error(f"sync {key[0]}/{key[1]} crashed: {exc!r}")
 
     def _later(self, key: tuple[str, str], seconds: float) -> None:
         old = self._delayed.pop(key, None)

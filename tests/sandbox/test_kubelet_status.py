@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ray_operator.sandbox.kubelet import (
     allocate_ip,
@@ -119,3 +121,49 @@ def test_ip_allocation_skips_used_and_reserved_addresses() -> None:
 def test_images_are_reported_fully_qualified(image: str, qualified: str) -> None:
     assert qualified_image(image) == qualified
     assert image_id(image).split("@sha256:")[0] == qualified.rsplit(":", 1)[0]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "ray-head", "busybox", "Always"]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "image",
+                    "containers",
+                    "initContainers",
+                    "restartPolicy",
+                    "state",
+                    "running",
+                    "startedAt",
+                    "conditions",
+                    "type",
+                    "status",
+                    "startTime",
+                    "containerStatuses",
+                    "uid",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=json_values,
+    status=json_values,
+    meta=json_values,
+    mode=st.sampled_from(["running", "unready", "failed", "creating"]),
+)
+def test_malformed_pods_still_get_a_well_formed_status(spec: Any, status: Any, meta: Any, mode: str) -> None:
+    result = desired_status(
+        {"metadata": meta, "spec": spec, "status": status}, mode=mode, pod_ip="10.244.0.2", host_ip="h", now=T0
+    )
+    assert result["podIP"] == "10.244.0.2" and isinstance(result["conditions"], list)
+    assert all(isinstance(c["name"], str) for c in result["containerStatuses"])
