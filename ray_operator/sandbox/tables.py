@@ -467,12 +467,10 @@ def _job_cells(obj: Obj, now: datetime) -> Cells:
         state = "Failed"
     elif _meta(obj).get("deletionTimestamp"):
         state = "Terminating"
-    elif conditions.get("SuccessCriteriaMet") == "True":
-        state = "SuccessCriteriaMet"
+    elif conditions.get("Suspended") == "True":
+        state = "Suspended"
     elif conditions.get("FailureTarget") == "True":
         state = "FailureTarget"
-    elif spec.get("suspend") or conditions.get("Suspended") == "True":
-        state = "Suspended"
     else:
         state = "Running"
     start = parse_time(status.get("startTime"))
@@ -593,13 +591,17 @@ def _endpoints_text(obj: Obj) -> str:
 
 def _ingress_cells(obj: Obj, now: datetime) -> Cells:
     spec = _get(obj, "spec") or {}
-    hosts = [str(r.get("host")) for r in _list(spec.get("rules")) if isinstance(r, Mapping) and r.get("host")]
+    rules = [r for r in _list(spec.get("rules")) if isinstance(r, Mapping)]
+    hosts = [str(r.get("host")) for r in rules[:3] if r.get("host")]
+    hosts_text = ",".join(hosts) or "*"
+    if len(rules) > 3 and hosts:
+        hosts_text += f" + {len(rules) - 3} more..."
     ingress = _list(_get(obj, "status", "loadBalancer", "ingress"))
     address = ",".join(str(i.get("ip") or i.get("hostname")) for i in ingress if isinstance(i, Mapping))
     return [
         _meta(obj).get("name", ""),
         spec.get("ingressClassName") or "<none>",
-        ",".join(hosts) or "*",
+        hosts_text,
         address,
         "80, 443" if spec.get("tls") else "80",
         age(_meta(obj).get("creationTimestamp"), now),

@@ -484,3 +484,44 @@ def test_core_event_columns() -> None:
         "ctl",
         "ok",
     ]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "suspend", "state"),
+    [
+        ([{"type": "Complete", "status": "True"}], False, "Complete"),
+        ([{"type": "Failed", "status": "True"}], False, "Failed"),
+        ([{"type": "Suspended", "status": "True"}], True, "Suspended"),
+        ([{"type": "FailureTarget", "status": "True"}], False, "FailureTarget"),
+        ([], True, "Running"),  # spec.suspend alone is not yet a Suspended condition
+    ],
+)
+def test_job_status_column(conditions: list[dict[str, str]], suspend: bool, state: str) -> None:
+    job = {
+        "metadata": meta("j"),
+        "spec": {
+            "completions": 2,
+            "suspend": suspend,
+            "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
+        "status": {
+            "succeeded": 1,
+            "conditions": conditions,
+            "startTime": ts(minutes=5),
+            "completionTime": ts(minutes=2),
+        },
+    }
+    names, row = table_of("batch", "Job", job)
+    assert names[:5] == ["Name", "Status", "Completions", "Duration", "Age"]
+    assert row[:4] == ["j", state, "1/2", "3m"]
+
+
+def test_ingress_hosts_are_capped_at_three() -> None:
+    ingress = {"metadata": meta("in"), "spec": {"rules": [{"host": f"h{i}"} for i in range(5)], "tls": [{}]}}
+    assert table_of("networking.k8s.io", "Ingress", ingress)[1][:5] == [
+        "in",
+        "<none>",
+        "h0,h1,h2 + 2 more...",
+        "",
+        "80, 443",
+    ]
