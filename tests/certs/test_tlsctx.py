@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,6 +89,7 @@ async def test_handshake_ok() -> None:
     load_into(context, cert_pem=leaf.cert_pem, key_pem=leaf.key_pem)
     async with https_server(context) as port:
         assert await handshake_ok("127.0.0.1", port, NAMES[2], ca.cert_pem)
+        assert await handshake_ok("127.0.0.1", port, NAMES[2], ca.cert_pem.decode())  # text PEM too
         assert await handshake_ok("127.0.0.1", port, None, None)
         assert not await handshake_ok("127.0.0.1", port, "wrong.name", ca.cert_pem)
         stranger, _ = _issue()
@@ -103,3 +105,17 @@ async def test_handshake_ok() -> None:
 async def test_handshake_fails_while_context_has_no_certificate() -> None:
     async with https_server(new_server_context()) as port:
         assert not await handshake_ok("127.0.0.1", port, None, None, within_seconds=2)
+
+
+async def test_tls_versions_offered() -> None:
+    ca, leaf = _issue()
+    context = new_server_context()
+    load_into(context, cert_pem=leaf.cert_pem, key_pem=leaf.key_pem)
+    async with https_server(context) as port:
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            client = client_context(ca.cert_pem)
+            client.minimum_version = client.maximum_version = version
+            _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname=NAMES[2])
+            assert writer.get_extra_info("ssl_object").version() == version.name.replace("v1_", "v1.")
+            writer.close()
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2

@@ -41,6 +41,8 @@ async def peer_certificate(port: int, *, cafile_pem: bytes | None, server_hostna
     Raises ``ssl.SSLError`` when verification fails.
     """
     context = client_context(cafile_pem)
+    if cafile_pem is not None:
+        context.verify_flags |= ssl.VERIFY_X509_STRICT  # what stricter verifiers (Python 3.13's default) demand
     async with asyncio.timeout(10):
         reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context, server_hostname=server_hostname)
     try:
