@@ -546,13 +546,14 @@ def _node_cells(obj: Obj, now: datetime) -> Cells:
     status = _get(obj, "status") or {}
     conditions = {c.get("type"): c.get("status") for c in _list(status.get("conditions")) if isinstance(c, Mapping)}
     ready = conditions.get("Ready")
-    state = "Ready" if ready == "True" else "NotReady" if ready == "False" else "Unknown"
+    state = "Unknown" if ready is None else "Ready" if ready == "True" else "NotReady"
     if _get(obj, "spec", "unschedulable"):
         state += ",SchedulingDisabled"
     labels = _meta(obj).get("labels") or {}
-    roles = sorted(
-        k.removeprefix("node-role.kubernetes.io/") for k in labels if k.startswith("node-role.kubernetes.io/")
-    )
+    role_set = {k.removeprefix("node-role.kubernetes.io/") for k in labels if k.startswith("node-role.kubernetes.io/")}
+    if labels.get("kubernetes.io/role"):
+        role_set.add(str(labels["kubernetes.io/role"]))
+    roles = sorted(role_set)
     addresses = [a for a in _list(status.get("addresses")) if isinstance(a, Mapping)]
     internal = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), "<none>")
     external = next((a.get("address") for a in addresses if a.get("type") == "ExternalIP"), "<none>")

@@ -525,3 +525,21 @@ def test_ingress_hosts_are_capped_at_three() -> None:
         "",
         "80, 443",
     ]
+
+
+def test_node_status_and_roles() -> None:
+    node = {
+        "metadata": {
+            **meta("n1"),
+            "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "worker"},
+        },
+        "spec": {"unschedulable": True},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "Unknown"}],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+            "nodeInfo": {"kubeletVersion": "v1.32.0"},
+        },
+    }
+    names, row = table_of("", "Node", node)
+    assert names[:5] == ["Name", "Status", "Roles", "Age", "Version"]
+    assert row[:6] == ["n1", "NotReady,SchedulingDisabled", "control-plane,worker", "3d4h", "v1.32.0", "10.0.0.1"]
