@@ -16,7 +16,6 @@ skip admission).
 from __future__ import annotations
 
 import base64
-import copy
 import importlib
 import json
 import logging
@@ -40,7 +39,7 @@ from ray_operator.sandbox.selectors import (
     parse_label_selector,
     qualified_name_error,
 )
-from ray_operator.sandbox.store import GroupResource, Store
+from ray_operator.sandbox.store import GroupResource, Store, clone
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def _meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _strip_meta(obj: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    out = copy.deepcopy(obj)
+    out = clone(obj)
     meta = out.get("metadata")
     if isinstance(meta, dict):
         for key in keys:
@@ -156,7 +155,7 @@ class Engine:
 
     def view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """The stored object as the request's version sees it."""
-        out = copy.deepcopy(obj)
+        out = clone(obj)
         out["apiVersion"] = rt.api_version
         out["kind"] = rt.kind
         return out
@@ -401,7 +400,7 @@ class Engine:
         if module is None:
             return obj
         gr = MUTATING_GR if phase == "mutate" else VALIDATING_GR
-        configurations = [copy.deepcopy(c) for c in self.store.items(gr)]
+        configurations = [clone(c) for c in self.store.items(gr)]
         if not configurations:
             return obj
         attrs = module.AdmissionAttributes(
@@ -410,8 +409,8 @@ class Engine:
             sub_resource=sub,
             namespace=namespace,
             name=name,
-            obj=copy.deepcopy(obj) if obj is not None else None,
-            old_obj=copy.deepcopy(old) if old is not None else None,
+            obj=clone(obj) if obj is not None else None,
+            old_obj=clone(old) if old is not None else None,
             dry_run=ctx.dry_run,
             options=ctx.options,
             user_info=ctx.user,
@@ -640,7 +639,7 @@ class Engine:
                 f"the object provided is unrecognized (must be of type {rt.kind}): couldn't get version/kind; "
                 "json parse error: expected an object"
             )
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         api_version = obj.get("apiVersion")
         if api_version and api_version != rt.api_version:
             raise errors.bad_request(
@@ -711,14 +710,14 @@ class Engine:
             raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
         if sub == "status":
             status = new.get("status")
-            new = copy.deepcopy(old)
+            new = clone(old)
             if status is None:
                 new.pop("status", None)
             else:
                 new["status"] = status
         elif rt.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         meta = _meta(new)
@@ -732,10 +731,10 @@ class Engine:
             "namespace",
         ):
             if key in old_meta:
-                meta[key] = copy.deepcopy(old_meta[key])
+                meta[key] = clone(old_meta[key])
             else:
                 meta.pop(key, None)
-        meta["managedFields"] = copy.deepcopy(old_meta.get("managedFields") or [])
+        meta["managedFields"] = clone(old_meta.get("managedFields") or [])
         if old_meta.get("deletionTimestamp"):
             added = [f for f in meta.get("finalizers") or () if f not in (old_meta.get("finalizers") or ())]
             if added:
@@ -869,7 +868,7 @@ class Engine:
         if existing is None:
             if sub:
                 raise self._not_found(rt, name)
-            body_obj = copy.deepcopy(applied)
+            body_obj = clone(applied)
             _meta(body_obj)["name"] = name
             created = await self.create(rt, namespace, body_obj, ctx)
             if not ctx.dry_run:
@@ -877,7 +876,7 @@ class Engine:
                 entries = [
                     e for e in stored["metadata"].get("managedFields") or () if e.get("manager") != ctx.field_manager
                 ]
-                updated = copy.deepcopy(stored)
+                updated = clone(stored)
                 updated["metadata"]["managedFields"] = [
                     *entries,
                     {
@@ -957,7 +956,7 @@ class Engine:
             old=self.view(rt, old),
             ctx=ctx,
         )
-        new = copy.deepcopy(old)
+        new = clone(old)
         new_meta = _meta(new)
         finalizers = list(new_meta.get("finalizers") or [])
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
@@ -1005,7 +1004,7 @@ class Engine:
         current = (pod.get("spec") or {}).get("nodeName")
         if current:
             raise errors.conflict("pods/binding", "", name, f'pod {name} is already assigned to node "{current}"')
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         new.setdefault("spec", {})["nodeName"] = node
         conditions = [
             c for c in (new.setdefault("status", {}).get("conditions") or ()) if c.get("type") != "PodScheduled"
@@ -1105,7 +1104,7 @@ class Engine:
 
     def seed(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """Store an object as-is plus server metadata, bypassing admission and validation (control API)."""
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = _meta(obj)
         if not meta.get("name"):
             raise errors.bad_request("seeded objects need metadata.name")
@@ -1162,10 +1161,10 @@ def _changed_fields(before: Any, after: Any) -> dict[str, Any]:
 
 
 def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(a)
+    out = clone(a)
     for key, value in b.items():
         if key in out and isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = _union(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = clone(value)
     return out

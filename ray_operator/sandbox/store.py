@@ -13,14 +13,14 @@ served from the latest state).
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ray_operator.sandbox.selectors import FieldSelector, LabelSelector
 
+T = TypeVar("T")
 GroupResource = tuple[str, str]
 ObjectKey = tuple[str, str]
 """(namespace, name); namespace is ``""`` for cluster-scoped objects."""
@@ -34,6 +34,15 @@ class Event:
     obj: dict[str, Any]
     old: dict[str, Any] | None
     rv: int
+
+
+def clone(value: T) -> T:
+    """A deep copy of JSON data (dicts, lists, scalars); several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [clone(v) for v in value]  # type: ignore[return-value]
+    return value
 
 
 def object_key(obj: dict[str, Any]) -> ObjectKey:
@@ -152,7 +161,7 @@ class Store:
     def commit(self, gr: GroupResource, obj: dict[str, Any], *, deleted: bool = False) -> dict[str, Any]:
         """Store (or remove) ``obj`` at the next revision, record the event and notify watchers."""
         self.rv += 1
-        stored = copy.deepcopy(obj)
+        stored = clone(obj)
         stored.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
         key = object_key(stored)
         bucket = self._data.setdefault(gr, {})
