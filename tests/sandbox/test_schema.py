@@ -349,6 +349,8 @@ def test_project_crd_is_structural_and_a_minimal_raycluster_round_trips(rayclust
     assert unknown == ["spec.workerGroupSpecs[0].unknownField"]
     defaulted = apply_defaults(pruned, raycluster_schema)
     assert validate(defaulted, raycluster_schema) == []
+    head = defaulted["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["ports"] == [{"containerPort": 6379, "protocol": "TCP"}]  # the list-map key gets its default
     bad = apply_defaults(pruned, raycluster_schema)
     bad["spec"]["workerGroupSpecs"][0]["replicas"] = "two"
     assert any(
