@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from certs import handshake_ok, make_certificate_source
@@ -25,24 +26,41 @@ from ray_operator.runtime import kube_api_client
 from tests.integration.conftest import StackFactory
 
 
-async def served_serial(port: int, server_name: str, ca_pem: bytes) -> int:
+async def served_chain(port: int, server_name: str, ca_pem: bytes) -> tuple[int, str]:
+    """Serial and issuer of the certificate the webhook serves now."""
     ctx = ssl.create_default_context(cadata=ca_pem.decode())
     _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=server_name)
     try:
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True)
-        return x509.load_der_x509_certificate(der).serial_number
+        cert = x509.load_der_x509_certificate(der)
+        return cert.serial_number, cert.issuer.rfc4514_string()
     finally:
         writer.close()
 
 
-async def test_rotation_under_traffic_fails_nothing(start_operator: StackFactory, kubeconfig_path: Path) -> None:
-    offset = [timedelta(days=-300)]
+@pytest.mark.parametrize(
+    ("start_days_ago", "ca_validity_days", "ca_rotates"),
+    [
+        pytest.param(300, 3650, False, id="serving-certificate"),
+        # A 450-day CA issued 310 days ago is due too: new CA into the caBundle, then a leaf from it.
+        pytest.param(310, 450, True, id="ca-rollover"),
+    ],
+)
+async def test_rotation_under_traffic_fails_nothing(
+    start_operator: StackFactory, kubeconfig_path: Path, start_days_ago: int, ca_validity_days: int, ca_rotates: bool
+) -> None:
+    offset = [timedelta(days=-start_days_ago)]
 
     def clock() -> datetime:
         return datetime.now(UTC) + offset[0]
 
-    settings = dataclasses.replace(operator_settings(kubeconfig=kubeconfig_path), cert_check_interval_seconds=0.2)
+    settings = dataclasses.replace(
+        operator_settings(kubeconfig=kubeconfig_path),
+        cert_check_interval_seconds=0.2,
+        cert_rollover_grace_seconds=2.0,  # X.509 times have whole seconds: a sub-second grace is no grace
+        ca_validity_days=ca_validity_days,
+    )
     stack = await start_operator(
         settings=settings,
         certificate_source_factory=lambda **kw: make_certificate_source(clock=clock, **kw),
@@ -62,7 +80,7 @@ async def test_rotation_under_traffic_fails_nothing(start_operator: StackFactory
             config = await admission.read_validating_webhook_configuration(settings.validating_webhook_name)
             return base64.b64decode(config.webhooks[0].client_config.ca_bundle)
 
-        first = await served_serial(port, server_name, await ca_bundle())
+        first = await served_chain(port, server_name, await ca_bundle())
         failures: list[str] = []
         counts = {"admissions": 0, "handshakes": 0}
         stop = asyncio.Event()
@@ -89,15 +107,20 @@ async def test_rotation_under_traffic_fails_nothing(start_operator: StackFactory
         await asyncio.sleep(0.5)
         offset[0] = timedelta(0)  # now the serving certificate is due for rotation
         rotated = first
-        async with asyncio.timeout(20):
-            while rotated == first:
+
+        def done() -> bool:
+            return rotated[0] != first[0] and (rotated[1] != first[1] or not ca_rotates)
+
+        async with asyncio.timeout(30):
+            while not done():
                 await asyncio.sleep(0.1)
-                rotated = await served_serial(port, server_name, await ca_bundle())
+                rotated = await served_chain(port, server_name, await ca_bundle())
         await asyncio.sleep(1.0)  # keep the traffic going on the new certificate
         stop.set()
         await asyncio.gather(*tasks)
 
-    assert rotated != first
+    assert rotated[0] != first[0]
+    assert (rotated[1] != first[1]) == ca_rotates  # issued by a new CA only in the CA rollover
     assert failures == []
     assert counts["admissions"] > 10 and counts["handshakes"] > 10
     admissions = [c for c in stack.sandbox.admission_log if c["name"].startswith("rotation-")]
