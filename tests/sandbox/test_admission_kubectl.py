@@ -165,24 +165,30 @@ async def test_certificate_for_another_service_fails_the_call(
     assert impostor.received == []
 
 
-async def test_server_dry_run_is_refused_by_a_webhook_with_side_effects(
+async def test_webhook_with_side_effects_is_refused_at_apply_time(kubectl: Kubectl, tmp_path: Path) -> None:
+    config = configuration("ValidatingWebhookConfiguration", "effects.example.io", "/validate", make_tls([SVC_HOST]))
+    config["webhooks"][0]["sideEffects"] = "Some"
+    path = tmp_path / "vwc.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = await kubectl("apply", "-f", str(path))
+    assert result.returncode == 1
+    assert (
+        'webhooks[0].sideEffects: Unsupported value: "Some": supported values: "None", "NoneOnDryRun"' in result.stderr
+    )
+
+
+async def test_server_dry_run_reaches_side_effect_free_webhooks_and_stores_nothing(
     kubectl: Kubectl, webhook: WebhookServer, tmp_path: Path
 ) -> None:
     webhook.handlers["/validate"] = allow
-    config = configuration(
-        "ValidatingWebhookConfiguration", "effects.example.io", "/validate", webhook.tls, sideEffects="Some"
+    await apply(
+        kubectl, tmp_path, configuration("ValidatingWebhookConfiguration", "dry.example.io", "/validate", webhook.tls)
     )
-    await apply(kubectl, tmp_path, config)
-    path = configmap_file(tmp_path)
-    result = await kubectl("create", "--dry-run=server", "-f", str(path))
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        f'Error from server (BadRequest): error when creating "{path}": '
-        'admission webhook "effects.example.io" does not support dry run'
-    )
-    normal = await kubectl("create", "-f", str(path))
-    assert normal.returncode == 0, normal.stderr
-    assert webhook.calls("/validate")[0].review["request"]["dryRun"] is False
+    result = await kubectl("create", "--dry-run=server", "-f", str(configmap_file(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "configmap/settings created (server dry run)"
+    assert webhook.calls("/validate")[0].review["request"]["dryRun"] is True
+    assert (await kubectl("get", "configmap", "settings")).returncode == 1
 
 
 async def test_admission_log_records_each_call(
