@@ -329,20 +329,21 @@ class _Validator:
         if not isinstance(schema, Mapping):
             return
         if value is None:
+            # kube-openapi runs only the type and enum checks on null.
             if schema.get("nullable") is True:
                 return
             expected = "integer,string" if schema.get("x-kubernetes-int-or-string") else schema.get("type")
             if expected:
                 self.causes.append(_type_invalid(path, str(expected), value))
+            self._enum(value, schema, path=path)
             return
+        # A type error does not stop the other checks (they only apply to values of their own kind).
         expected = schema.get("type")
         if schema.get("x-kubernetes-int-or-string") is True:
             if not (_type_ok("integer", value) or isinstance(value, str)):
                 self.causes.append(_type_invalid(path, "integer,string", value))
-                return
         elif isinstance(expected, str) and expected and not _type_ok(expected, value):
             self.causes.append(_type_invalid(path, expected, value))
-            return
         self._values(value, schema, path=path)
         self._combinators(value, schema, path=path)
         if isinstance(value, dict):
@@ -364,6 +365,13 @@ class _Validator:
 
     def _values(self, value: Any, schema: Schema, *, path: str) -> None:
         name = _body_path(path)
+        self._enum(value, schema, path=path)
+        if isinstance(value, str):
+            self._string(value, schema, path=path, name=name)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            self._number(value, schema, path=path, name=name)
+
+    def _enum(self, value: Any, schema: Schema, *, path: str) -> None:
         enum = schema.get("enum")
         if isinstance(enum, list) and not any(_json_equal(value, allowed) for allowed in enum):
             supported = ", ".join(
@@ -373,10 +381,6 @@ class _Validator:
             if supported:
                 message += f": supported values: {supported}"
             self.causes.append(Cause(reason="FieldValueNotSupported", message=message, field=path))
-        if isinstance(value, str):
-            self._string(value, schema, path=path, name=name)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            self._number(value, schema, path=path, name=name)
 
     def _string(self, value: str, schema: Schema, *, path: str, name: str) -> None:
         max_length = schema.get("maxLength")
@@ -427,18 +431,27 @@ class _Validator:
             self.causes.append(_invalid(path, value, f"{name} in body must be of type int32: {_num(value)}"))
 
     def _combinators(self, value: Any, schema: Schema, *, path: str) -> None:
+        """allOf/anyOf/oneOf/not. Their own failures carry no field (kube-openapi reports them as plain
+        errors, which the server files under ``<nil>``); anyOf adds the causes of its first failing branch."""
         name = _body_path(path)
         for sub in schema.get("allOf") or ():
-            self.node(value, sub, path=path, old=_ABSENT)
-        any_of = schema.get("anyOf")
-        if isinstance(any_of, list) and any_of and not any(_passes(value, s) for s in any_of):
-            self.causes.append(_invalid(path, value, f"{name} in body must validate at least one schema (anyOf)"))
-        one_of = schema.get("oneOf")
-        if isinstance(one_of, list) and one_of and sum(1 for s in one_of if _passes(value, s)) != 1:
-            self.causes.append(_invalid(path, value, f"{name} in body must validate one and only one schema (oneOf)"))
+            if isinstance(sub, Mapping):
+                self.node(value, sub, path=path, old=_ABSENT)
+        any_of = [s for s in schema.get("anyOf") or () if isinstance(s, Mapping)]
+        if any_of:
+            probes = [_probe(value, s, path) for s in any_of]
+            if all(probes):
+                self.causes.append(_composite(f"{name} in body must validate at least one schema (anyOf)"))
+                self.causes.extend(probes[0])
+        one_of = [s for s in schema.get("oneOf") or () if isinstance(s, Mapping)]
+        if one_of:
+            valid = sum(1 for s in one_of if not _probe(value, s, path))
+            if valid != 1:
+                found = "Found none valid" if valid == 0 else f"Found {valid} valid alternatives"
+                self.causes.append(_composite(f"{name} in body must validate one and only one schema (oneOf). {found}"))
         not_schema = schema.get("not")
-        if isinstance(not_schema, Mapping) and _passes(value, not_schema):
-            self.causes.append(_invalid(path, value, f"{name} in body must not validate the schema (not)"))
+        if isinstance(not_schema, Mapping) and not _probe(value, not_schema, path):
+            self.causes.append(_composite(f"{name} in body must not validate the schema (not)"))
 
     def _object(self, value: dict[str, Any], schema: Schema, *, path: str, old: Any) -> None:
         name = _body_path(path)
@@ -569,12 +582,15 @@ def _has_duplicates(values: list[Any]) -> bool:
     return len(set(texts)) != len(texts)
 
 
-def _passes(value: Any, schema: Any) -> bool:
-    if not isinstance(schema, Mapping):
-        return True
+def _probe(value: Any, schema: Mapping[str, Any], path: str) -> list[Cause]:
+    """The causes ``value`` would get under ``schema`` alone (CEL rules excluded)."""
     probe = _Validator()
-    probe.node(value, schema, path="", old=_ABSENT)
-    return not probe.causes
+    probe.node(value, schema, path=path, old=_ABSENT)
+    return probe.causes
+
+
+def _composite(detail: str) -> Cause:
+    return Cause(reason="FieldValueInvalid", message=f'Invalid value: "": {detail}', field="<nil>")
 
 
 # -- structural-schema check ---------------------------------------------------------------------

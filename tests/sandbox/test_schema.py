@@ -212,7 +212,6 @@ def test_valid_object_has_no_causes() -> None:
             {"port": True},
             'spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',
         ),
-        ({"mode": None}, 'spec.mode: Invalid value: "null": spec.mode in body must be of type string: "null"'),
         ({"labels": {"a": "1", "b": "2", "c": "3"}}, "spec.labels: Too many: 3: must have at most 2 items"),
         (
             {"labels": {"a": 1}},
@@ -239,6 +238,52 @@ def test_embedded_resource_needs_api_version_and_kind() -> None:
         "spec.template.kind: Required value: must not be empty",
     ]
     assert validate(obj(template={"apiVersion": "v1", "kind": "Pod"}), SCHEMA) == []
+
+
+def test_null_gets_type_and_enum_errors_only() -> None:
+    assert rendered(validate(obj(mode=None), SCHEMA)) == [
+        'spec.mode: Invalid value: "null": spec.mode in body must be of type string: "null"',
+        'spec.mode: Unsupported value: "null": supported values: "a", "b"',
+    ]
+    assert validate(obj(nothing=None), SCHEMA) == []  # nullable
+
+
+def test_type_error_does_not_hide_other_applicable_checks() -> None:
+    assert rendered(validate(obj(mode=3), SCHEMA)) == [
+        'spec.mode: Invalid value: "integer": spec.mode in body must be of type string: "integer"',
+        'spec.mode: Unsupported value: 3: supported values: "a", "b"',
+    ]
+
+
+def test_int_or_string_with_any_of_like_controller_gen_emits() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "port": {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True},
+        },
+    }
+    assert validate({"port": 80}, schema) == [] and validate({"port": "http"}, schema) == []
+    assert rendered(validate({"port": True}, schema)) == [
+        'port: Invalid value: "boolean": port in body must be of type integer,string: "boolean"',
+        '<nil>: Invalid value: "": port in body must validate at least one schema (anyOf)',
+        'port: Invalid value: "boolean": port in body must be of type integer: "boolean"',
+    ]
+
+
+def test_one_of_and_not() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "x": {"type": "integer", "oneOf": [{"minimum": 0}, {"maximum": 10}], "not": {"enum": [13]}},
+        },
+    }
+    assert validate({"x": 20}, schema) == []
+    assert rendered(validate({"x": 5}, schema)) == [
+        '<nil>: Invalid value: "": x in body must validate one and only one schema (oneOf). Found 2 valid alternatives'
+    ]
+    assert rendered(validate({"x": 13}, schema)) == [
+        '<nil>: Invalid value: "": x in body must not validate the schema (not)'
+    ]
 
 
 def test_required_top_level_field_and_reasons() -> None:
