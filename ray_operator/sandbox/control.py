@@ -1,8 +1,9 @@
-"""The test-control API: reset, seed, logs, watch-history compaction, fault injection and the kubelet switch.
+"""The test-control API: reset, seed, logs, watch-history compaction, faults, the kubelet switch, the clock.
 
 Tests of retry, 409 and 410 paths must be deterministic, so the emulator lets them reach in: the same
-operations are offered in Python (``sb.control``) and over HTTP under ``/_sandbox/`` for out-of-process
-users of ``ray-operator sandbox``. It is kept apart from the Kubernetes paths so that no real client can
+operations are offered in Python (``sb.control``) and over HTTP under ``/_sandbox/`` (``reset``, ``seed``,
+``requests``, ``admission-log``, ``compact``, ``faults``, ``kubelet``, ``settle``, ``clock``) for
+out-of-process users of ``ray-operator sandbox``. It is kept apart from the Kubernetes paths so that no real client can
 hit it by accident. Faults match the method and a path regular expression and apply to the next N
 matching Kubernetes requests (never to control requests).
 """
@@ -14,6 +15,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -68,6 +70,7 @@ class Control:
         seed: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
         compact: Callable[[int | None], int],
         settle: Callable[[], Any],
+        advance_clock: Callable[[float], datetime],
         kubelet: Any | None,
         admission_log: list[dict[str, Any]],
         request_log_size: int = 10000,
@@ -76,6 +79,7 @@ class Control:
         self._seed = seed
         self._compact = compact
         self._settle = settle
+        self._advance_clock = advance_clock
         self.kubelet = kubelet
         self.admission_log = admission_log
         self.requests: deque[dict[str, Any]] = deque(maxlen=request_log_size)
@@ -99,6 +103,12 @@ class Control:
     async def settle(self) -> None:
         """Wait until the garbage collector and namespace controller are idle."""
         await self._settle()
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move the server's clock (timestamps, Table ages) forward; the real time is unaffected."""
+        if seconds < 0:
+            raise errors.bad_request("the clock only moves forward")
+        return self._advance_clock(seconds)
 
     def inject_fault(
         self,
@@ -155,6 +165,7 @@ class Control:
             web.delete(f"{PREFIX}/faults", self._http_clear_faults),
             web.post(f"{PREFIX}/kubelet", self._http_kubelet),
             web.post(f"{PREFIX}/settle", self._http_settle),
+            web.post(f"{PREFIX}/clock", self._http_clock),
         ]
 
     async def _json(self, request: web.Request) -> Any:
@@ -207,6 +218,14 @@ class Control:
         body = await self._json(request)
         self.set_kubelet(bool(body.get("enabled", True)) if isinstance(body, dict) else True)
         return web.json_response({"enabled": bool(self.kubelet.enabled) if self.kubelet else False})
+
+    async def _http_clock(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        try:
+            seconds = float(body.get("advanceSeconds", 0)) if isinstance(body, dict) else 0.0
+        except (TypeError, ValueError) as exc:
+            raise errors.bad_request(f"advanceSeconds must be a number: {exc}") from exc
+        return web.json_response({"now": self.advance_clock(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     async def _http_settle(self, request: web.Request) -> web.Response:
         await asyncio.wait_for(self.settle(), 10)

@@ -94,6 +94,16 @@ def aggregated_version(request: web.Request) -> str | None:
     return None
 
 
+def wants_partial(request: web.Request) -> bool:
+    """``as=PartialObjectMetadata[List]`` (metadata-only informers); Table takes precedence when both are listed."""
+    accept = request.headers.get("Accept", "")
+    return "as=PartialObjectMetadata" in accept and "g=meta.k8s.io" in accept
+
+
+def partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
+
+
 @dataclass(frozen=True)
 class ResourcePath:
     group: str
@@ -406,6 +416,8 @@ class Handlers:
             warnings: list[str] = [rt.deprecation_warning] if rt.deprecated and rt.deprecation_warning else []
             if wants_table(request):
                 return json_response(self._render(request, rt, [obj], None), warnings=warnings)
+            if wants_partial(request):
+                return json_response(partial(obj), warnings=warnings)
             return json_response(obj, warnings=warnings)
         if method == "PUT":
             ctx = self._write_context(request)
@@ -471,6 +483,16 @@ class Handlers:
             resource_version=query.get("resourceVersion"),
             resource_version_match=query.get("resourceVersionMatch"),
         )
+        if not table and wants_partial(request):
+            return json_response(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": [partial(i) for i in items],
+                },
+                warnings=warnings,
+            )
         if table:
             views = [self.engine.view(rt, i) for i in items]
             return json_response(self._render(request, rt, views, meta), warnings=warnings)
@@ -514,8 +536,12 @@ class Handlers:
             since=since,
         )
 
+        metadata_only = wants_partial(request)
+
         def render(obj: dict[str, Any]) -> dict[str, Any]:
             view = self.engine.view(rt, obj)
+            if metadata_only and not table:
+                return partial(view)
             if table:
                 rendered = self._render(request, rt, [view], None)
                 rendered["metadata"] = {"resourceVersion": str(view["metadata"].get("resourceVersion", ""))}

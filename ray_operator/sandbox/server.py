@@ -19,7 +19,7 @@ import socket
 import ssl
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -64,7 +64,9 @@ class Sandbox:
         self.kubelet_wanted = kubelet
         self.kubelet_options = dict(kubelet_options or {})
         self.token = token or secrets.token_urlsafe(24)
-        self.clock = clock or (lambda: datetime.now(UTC))
+        base_clock = clock or (lambda: datetime.now(UTC))
+        self._clock_offset = timedelta()
+        self.clock: Callable[[], datetime] = lambda: base_clock() + self._clock_offset
         self.store = Store(history_size=history_size, watcher_queue_size=watcher_queue_size)
         self.registry = Registry(builtins.builtin_resource_types())
         self.admission_log: list[dict[str, Any]] = []
@@ -78,6 +80,7 @@ class Sandbox:
             seed=self._seed,
             compact=self.store.compact,
             settle=self.gc.settle,
+            advance_clock=self._advance_clock,
             kubelet=None,
             admission_log=self.admission_log,
         )
@@ -263,6 +266,10 @@ class Sandbox:
         sub = web.Application()
         sub.add_routes(self.kubelet.control_routes())
         app.add_subapp(f"{PREFIX}/kubelet/", sub)
+
+    def _advance_clock(self, seconds: float) -> datetime:
+        self._clock_offset += timedelta(seconds=seconds)
+        return self.clock()
 
     def _reset(self) -> None:
         self.store.clear()

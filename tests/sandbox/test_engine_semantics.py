@@ -227,3 +227,15 @@ async def test_delete_collection_by_label(http: tuple[Sandbox, aiohttp.ClientSes
     assert status == 200 and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
     _, listed, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps")
     assert [i["metadata"]["name"] for i in listed["items"]] == ["c"]
+
+
+async def test_partial_object_metadata(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "c"}, "data": {"a": "b"}})
+    accept = {"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"}
+    _, listed, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps", headers=accept)
+    assert listed["kind"] == "PartialObjectMetadataList" and listed["items"][0]["metadata"]["name"] == "c"
+    assert "data" not in listed["items"][0]
+    accept = {"Accept": "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"}
+    _, one, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps/c", headers=accept)
+    assert one == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": one["metadata"]}

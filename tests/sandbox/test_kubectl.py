@@ -331,3 +331,22 @@ async def test_typed_generators_send_protobuf_and_work(kubectl: Kubectl) -> None
     assert labels == {"kubernetes.io/metadata.name": "team"}
     unsupported = await kubectl("create", "deployment", "d", "--image=nginx")
     assert unsupported.returncode == 1 and "unknown format" in unsupported.stderr
+
+
+async def test_get_all_uses_categories(kubectl: Kubectl, tmp_path: Path) -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    await kubectl("create", "-f", write(tmp_path, "svc.yaml", svc))
+    result = await kubectl("get", "all")
+    assert result.returncode == 0, result.stderr
+    assert "service/web" in result.stdout and "ClusterIP" in result.stdout
+
+
+async def test_advancing_the_clock_ages_objects(kubectl: Kubectl, sandbox: Sandbox, tmp_path: Path) -> None:
+    await kubectl(
+        "create",
+        "-f",
+        write(tmp_path, "c.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old"}}),
+    )
+    sandbox.control.advance_clock(3 * 3600)
+    row = (await kubectl("get", "cm", "old", "--no-headers")).stdout.split()
+    assert row[0] == "old" and row[-1] == "3h"
