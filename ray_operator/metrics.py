@@ -12,6 +12,8 @@ per-request labels beyond path and code (unbounded cardinality).
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,14 +60,27 @@ class WebhookMetrics:
             ["webhook"],
             registry=registry,
         )
+        self._by_path: dict[str, tuple[Any, Any]] = {}
+        self._by_code: dict[tuple[str, int], Any] = {}
+
+    def _children(self, webhook: str) -> tuple[Any, Any]:
+        # Labelled children are looked up once per path: ``labels()`` takes a lock on every call.
+        children = self._by_path.get(webhook)
+        if children is None:
+            children = self._by_path[webhook] = (self.in_flight.labels(webhook), self.latency_seconds.labels(webhook))
+        return children
 
     def started(self, webhook: str) -> None:
-        self.in_flight.labels(webhook).inc()
+        self._children(webhook)[0].inc()
 
     def finished(self, webhook: str, code: int, seconds: float) -> None:
-        self.in_flight.labels(webhook).dec()
-        self.latency_seconds.labels(webhook).observe(seconds)
-        self.requests_total.labels(webhook, str(code)).inc()
+        in_flight, latency = self._children(webhook)
+        in_flight.dec()
+        latency.observe(seconds)
+        counter = self._by_code.get((webhook, code))
+        if counter is None:
+            counter = self._by_code[(webhook, code)] = self.requests_total.labels(webhook, str(code))
+        counter.inc()
 
 
 def build_metrics_app(registry: CollectorRegistry) -> web.Application:

@@ -136,3 +136,36 @@ def test_dry_run_gets_the_same_answer() -> None:
 def test_invalid_status_without_causes(name: str) -> None:
     status = invalid_status(name=name, errors=[])
     assert status.message == f'RayCluster.ray.io "{name}" is invalid'
+
+
+def test_an_unparseable_spec_is_denied_with_the_field_path_by_the_real_rules() -> None:
+    from webhook.rules import raycluster_rules
+
+    r = validate_request(req(rc(workerGroupSpecs="three groups")), rules=raycluster_rules())
+    assert not r.allowed and r.status is not None and r.status.details is not None
+    assert r.status.code == 422
+    assert any(c.field.startswith("spec.workerGroupSpecs") for c in r.status.details.causes)
+
+
+def test_the_real_defaulting_answers_a_patch_that_yields_its_result() -> None:
+    from ray_operator.api.defaulting import apply_defaults
+    from webhook.rules import raycluster_rules
+
+    obj = rc(
+        headGroupSpec={
+            "rayStartParams": {},
+            "template": {"spec": {"containers": [{"name": "ray-head", "image": "r"}]}},
+        },
+        workerGroupSpecs=[
+            {
+                "groupName": "w",
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "w", "image": "r"}]}},
+            }
+        ],
+    )
+    r = mutate_request(req(obj), rules=raycluster_rules())
+    assert r.allowed and r.patch is not None
+    assert _patched(obj, r.patch) == apply_defaults(obj)
+    again = mutate_request(req(apply_defaults(obj)), rules=raycluster_rules())
+    assert again.patch is None  # idempotent: a defaulted object needs no patch
