@@ -638,6 +638,7 @@ def _structural(schema: Any, path: str, problems: list[str], *, kind: str) -> No
         return
     if "$ref" in schema:
         problems.append(f"{_join_schema(path, '$ref')}: Forbidden: $ref is not allowed")
+    _check_rules(schema.get("x-kubernetes-validations"), _join_schema(path, "x-kubernetes-validations"), problems)
     untyped_ok = _preserves(schema) or schema.get("x-kubernetes-int-or-string") is True
     if kind in ("property", "item", "additional") and not schema.get("type") and not untyped_ok:
         where = {
@@ -676,6 +677,28 @@ def _structural(schema: Any, path: str, problems: list[str], *, kind: str) -> No
             _value_only(sub, _join_schema(path, f"{combinator}[{index}]"), problems)
     if isinstance(schema.get("not"), Mapping):
         _value_only(schema["not"], _join_schema(path, "not"), problems)
+
+
+def _check_rules(rules: Any, path: str, problems: list[str]) -> None:
+    """CEL rules must compile, as kube-apiserver checks when the CRD is written."""
+    if rules is None:
+        return
+    if not isinstance(rules, list):
+        problems.append(f"{path}: Invalid value: {go_value(rules)}: must be a list of rules")
+        return
+    for index, rule in enumerate(rules):
+        where = f"{path}[{index}]"
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("rule"), str) or not rule["rule"].strip():
+            problems.append(f"{where}.rule: Required value")
+            continue
+        for key in ("rule", "messageExpression"):
+            source = rule.get(key)
+            if not isinstance(source, str) or not source.strip():
+                continue
+            try:
+                cel.compile_rule(source)
+            except cel.CelError as exc:
+                problems.append(f"{where}.{key}: Invalid value: {go_value(source)}: compilation failed: {exc}")
 
 
 def _is_int_or_string_branch(schema: Any) -> bool:

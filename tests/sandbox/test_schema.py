@@ -321,6 +321,29 @@ def test_structural_schema_accepts_the_test_schema() -> None:
     assert is_structural(SCHEMA) == []
 
 
+def test_structural_check_compiles_cel_rules() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {"rule": "self.a == "},
+                    {"rule": "true", "messageExpression": "'x' +"},
+                    {"message": "no rule"},
+                ],
+            }
+        },
+    }
+    problems = is_structural(schema)
+    assert [p.split(": Invalid value")[0].split(": Required")[0] for p in problems] == [
+        "properties[spec].x-kubernetes-validations[0].rule",
+        "properties[spec].x-kubernetes-validations[1].messageExpression",
+        "properties[spec].x-kubernetes-validations[2].rule",
+    ]
+    assert "compilation failed: Syntax error" in problems[0]
+
+
 def test_structural_violations_are_named() -> None:
     schema = {
         "type": "object",
