@@ -284,18 +284,27 @@ class Program:
 
 
 def _mentions(node: Any, name: str) -> bool:
-    if isinstance(node, tuple):
-        if len(node) == 2 and node[0] == "ident":
-            return bool(node[1] == name)
-        return any(_mentions(child, name) for child in node)
-    if isinstance(node, list):
-        return any(_mentions(child, name) for child in node)
+    """Whether the AST refers to the variable ``name`` (iterative: parsed chains can be very deep)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, tuple):
+            if len(current) == 2 and current[0] == "ident" and current[1] == name:
+                return True
+            stack.extend(current)
+        elif isinstance(current, list):
+            stack.extend(current)
     return False
 
 
 def compile_rule(source: str) -> Program:
     """Parse ``source``; raises ``CelError`` with a syntax message."""
-    return Program(source=source, ast=_Parser(source).parse())
+    if len(source) > 100_000:
+        raise CelError("Syntax error: expression is too long")
+    try:
+        return Program(source=source, ast=_Parser(source).parse())
+    except RecursionError as exc:
+        raise CelError("Syntax error: expression is nested too deeply") from exc
 
 
 def _type_name(value: Any) -> str:
@@ -576,7 +585,7 @@ def evaluate(program: Program, variables: Mapping[str, Any]) -> Any:
     try:
         return _Evaluator(variables).eval(program.ast)
     except RecursionError as exc:
-        raise CelError("expression too deeply nested") from exc
+        raise CelError("expression is nested too deeply") from exc
 
 
 _REASONS = {"FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"}

@@ -67,6 +67,17 @@ def test_syntax_errors(rule: str) -> None:
         compile_rule(rule)
 
 
+def test_pathological_input_is_an_error_not_a_crash() -> None:
+    with pytest.raises(CelError, match="nested too deeply"):
+        compile_rule("(" * 5000 + "1" + ")" * 5000)
+    deep = compile_rule("1 + " * 20000 + "1 == 0")  # parses iteratively; evaluation runs out of stack
+    assert not deep.uses_old_self
+    causes = check_rules([{"rule": deep.source}], {}, field="spec", type_name="object")
+    assert "nested too deeply" in causes[0].message
+    with pytest.raises(CelError, match="too long"):
+        compile_rule("1 + " * 30000 + "1")
+
+
 def test_transition_rule_detection() -> None:
     assert compile_rule("self == oldSelf").uses_old_self
     assert not compile_rule("self.oldSelfish == 1").uses_old_self
