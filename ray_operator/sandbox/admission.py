@@ -28,7 +28,8 @@ Decisions (each where the emulator is simpler than kube-apiserver):
 
 Decided against: a JSON-schema model of the configurations (raw dicts are read defensively — a
 malformed stored configuration becomes a call failure, never a crash) and per-call ClientSessions
-(one session, pooled per SSL context and server name, which aiohttp keys connections by).
+(one session, pooled per SSL context and server name, which aiohttp keys connections by, and closed
+whenever no request is being admitted — so a server that never calls ``close()`` leaks nothing).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import copy
 import dataclasses
 import errno
@@ -45,7 +47,7 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -1175,6 +1177,7 @@ class AdmissionChain:
         self._log = log
         self._normalize = normalize
         self._session: aiohttp.ClientSession | None = None
+        self._active = 0
         self._ssl_cache: dict[bytes, ssl.SSLContext] = {}
 
     async def close(self) -> None:
@@ -1212,10 +1215,27 @@ class AdmissionChain:
 
     # ---- mutating ------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _in_use(self) -> AsyncIterator[None]:
+        """Connections live as long as some request is being admitted, so nothing leaks if close() is never called."""
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                await self.close()
+
     async def mutate(
         self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Call the matching mutating webhooks serially; return the final object and the warnings."""
+        async with self._in_use():
+            return await self._mutate(attrs, configurations)
+
+    async def _mutate(
+        self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, list[str]]:
         obj = copy.deepcopy(attrs.obj) if attrs.obj is not None else None
         warnings: list[str] = []
         if is_exempt(attrs.rt):
@@ -1301,6 +1321,10 @@ class AdmissionChain:
 
     async def validate(self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]) -> list[str]:
         """Call the matching validating webhooks concurrently; return the warnings or raise the first error."""
+        async with self._in_use():
+            return await self._validate(attrs, configurations)
+
+    async def _validate(self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]) -> list[str]:
         if is_exempt(attrs.rt):
             return []
         matched = [(h, self._match(h, attrs)) for h in ordered_webhooks(configurations, mutating=False)]
