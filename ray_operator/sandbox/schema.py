@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import cel
+from . import cel, errors
 from .errors import Cause
 
 Schema = Mapping[str, Any]
@@ -85,10 +85,17 @@ def prune(obj: dict[str, Any], schema: Schema) -> tuple[dict[str, Any], list[str
     and ``metadata`` keeps only ObjectMeta fields; ``x-kubernetes-preserve-unknown-fields`` keeps unknown
     fields at its level while known ones are still pruned below.
     """
-    out = copy.deepcopy(obj)
     unknown: list[str] = []
-    _prune(out, schema, path="", resource=True, unknown=unknown)
+    try:
+        out = copy.deepcopy(obj)
+        _prune(out, schema, path="", resource=True, unknown=unknown)
+    except RecursionError as exc:
+        raise _too_deep() from exc
     return out, sorted(unknown)
+
+
+def _too_deep() -> errors.ApiError:
+    return errors.bad_request("the object is nested too deeply to be checked against its schema")
 
 
 def _key_path(path: str, key: str) -> str:
@@ -139,8 +146,11 @@ def _prune(value: Any, schema: Schema | None, *, path: str, resource: bool, unkn
 
 def apply_defaults(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
     """A copy of ``obj`` with ``default:`` values set on absent (or non-nullable null) fields, top-down."""
-    out = copy.deepcopy(obj)
-    _default(out, schema)
+    try:
+        out = copy.deepcopy(obj)
+        _default(out, schema)
+    except RecursionError as exc:
+        raise _too_deep() from exc
     return out
 
 
@@ -302,7 +312,10 @@ def validate(obj: dict[str, Any], schema: Schema, *, old: dict[str, Any] | None 
     CEL rules are skipped, with the real server's notice, when a type or enum error makes them unsafe.
     """
     v = _Validator()
-    v.node(obj, schema, path="", old=old if old is not None else _ABSENT)
+    try:
+        v.node(obj, schema, path="", old=old if old is not None else _ABSENT)
+    except RecursionError as exc:
+        raise _too_deep() from exc
     causes = list(v.causes)
     if v.cel_causes:
         if any(c.reason in ("FieldValueTypeInvalid", "FieldValueNotSupported") for c in causes):
@@ -624,7 +637,10 @@ def is_structural(schema: Schema) -> list[str]:
                 "properties[metadata]: Forbidden: must not specify anything other than name and generateName, "
                 "but metadata is implicitly specified"
             )
-    _structural(schema, "", problems, kind="root")
+    try:
+        _structural(schema, "", problems, kind="root")
+    except RecursionError:
+        problems.append('openAPIV3Schema: Invalid value: "object": the schema is nested too deeply')
     return problems
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ray_operator.sandbox.errors import Cause
+from ray_operator.sandbox.errors import ApiError, Cause
 from ray_operator.sandbox.schema import apply_defaults, is_structural, prune, validate
 
 SCHEMA: dict[str, Any] = {
@@ -312,6 +312,26 @@ def test_cel_rules_are_skipped_when_types_are_wrong() -> None:
     causes = validate(obj(replicas="x", storage={"backend": "s3"}), SCHEMA)
     assert [c.field for c in causes] == ["spec.replicas", "<nil>"]
     assert "some validation rules were not checked because the object was invalid" in causes[1].message
+
+
+def test_pathologically_deep_objects_are_a_bad_request_not_a_crash() -> None:
+    deep: dict[str, Any] = {}
+    cursor = deep
+    for _ in range(3000):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    nested_schema: dict[str, Any] = {"type": "object"}
+    cursor_schema = nested_schema
+    for _ in range(3000):
+        cursor_schema["properties"] = {"a": {"type": "object"}}
+        cursor_schema = cursor_schema["properties"]["a"]
+    for call in (lambda: prune(deep, nested_schema), lambda: apply_defaults(deep, nested_schema)):
+        with pytest.raises(ApiError) as caught:
+            call()
+        assert caught.value.code == 400
+    with pytest.raises(ApiError):
+        validate(deep, nested_schema)
+    assert "nested too deeply" in is_structural(nested_schema)[-1]
 
 
 # -- structural ------------------------------------------------------------------------------------
