@@ -51,7 +51,10 @@ def strategic_merge_patch(
     name = definition_name(group, version, kind)
     schema: Schema = definitions.get(name, _EMPTY) if name else _EMPTY
     patcher = _Patcher(definitions)
-    return patcher.merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
+    try:
+        return patcher.merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
+    except RecursionError as exc:
+        raise errors.bad_request("the strategic merge patch is nested too deeply") from exc
 
 
 def _type_name(value: Any) -> str:

@@ -273,3 +273,14 @@ def test_unknown_kind_merges_maps_and_replaces_lists() -> None:
         {"spec": {"a": {"b": 1}, "l": [1, 2]}}, {"spec": {"a": {"c": 2}, "l": [3]}}, api_version="x.io/v1", kind="Thing"
     )
     assert out == {"spec": {"a": {"b": 1, "c": 2}, "l": [3]}}
+
+
+def test_absurdly_deep_patch_is_a_bad_request() -> None:
+    deep: dict[str, Any] = {}
+    cursor = deep
+    for _ in range(5000):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    with pytest.raises(ApiError) as caught:
+        patch_pod({"metadata": {"annotations": deep}})
+    assert caught.value.code == 400
