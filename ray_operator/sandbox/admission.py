@@ -1181,9 +1181,9 @@ class AdmissionChain:
         self._ssl_cache: dict[bytes, ssl.SSLContext] = {}
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        session, self._session = self._session, None  # a request starting meanwhile gets a fresh session
+        if session is not None:
+            await session.close()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
