@@ -350,3 +350,14 @@ async def test_advancing_the_clock_ages_objects(kubectl: Kubectl, sandbox: Sandb
     sandbox.control.advance_clock(3 * 3600)
     row = (await kubectl("get", "cm", "old", "--no-headers")).stdout.split()
     assert row[0] == "old" and row[-1] == "3h"
+
+
+async def test_client_side_apply_of_a_huge_object_hits_the_annotation_limit(kubectl: Kubectl, tmp_path: Path) -> None:
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"blob": "x" * 300_000}}
+    manifest = write(tmp_path, "big.yaml", big)
+    applied = await kubectl("apply", "-f", manifest)
+    assert applied.returncode == 1
+    assert 'The ConfigMap "big" is invalid: metadata.annotations: Too long: must have at most 262144 bytes' in (
+        applied.stderr
+    )
+    assert (await kubectl("apply", "--server-side", "-f", manifest)).returncode == 0
