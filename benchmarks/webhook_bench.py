@@ -13,7 +13,7 @@ Load comes from ``wrk`` (``apt-get install wrk``) when present, else from a Pyth
 process. Ratios are what matter: ours/floor for p99 (target <= 1.5x) and ours/kopf for throughput
 (target >= 2x).
 
-    .venv/bin/python benchmarks/webhook_bench.py [--seconds 5] [--kopf-venv /tmp/kopf-venv]
+    .venv/bin/python benchmarks/webhook_bench.py [--seconds 3] [--rounds 3] [--kopf-venv /tmp/kopf-venv]
 """
 
 from __future__ import annotations
@@ -308,8 +308,9 @@ def check_answer(url: str, body: bytes, cafile: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each measured run")
     parser.add_argument("--kopf-venv", type=Path, default=Path("/tmp/kopf-venv"))
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--no-kopf", action="store_true")
     parser.add_argument("--serve", choices=["floor", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -377,33 +378,58 @@ def main() -> int:
         f"Python {sys.version.split()[0]}, load from {'wrk' if shutil.which('wrk') else 'aiohttp client'}; "
         f"servers pinned to CPU 0, load to CPU 1; body {len(body)} bytes ({sample}); {seconds}s per run"
     )
-    results: dict[tuple[str, str, int], dict[str, float]] = {}
-    for name, (cmd, _) in servers.items():
-        proc = subprocess.Popen(["taskset", "-c", "0", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            wait_port(ports[name], proc)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    samples: dict[tuple[str, str, int], list[dict[str, float]]] = {}
+    try:
+        for name, (cmd, _) in servers.items():
+            procs[name] = subprocess.Popen(
+                ["taskset", "-c", "0", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        for name in servers:
+            wait_port(ports[name], procs[name])
             for op in ("validate", "mutate"):
                 url = f"https://127.0.0.1:{ports[name]}{paths[name][op]}"
                 answer = check_answer(url, body, ca)
                 if name != "floor" and not answer.get("allowed"):
                     raise RuntimeError(f"{name} {op} denied the sample: {answer}")
                 run_load(url, body_file, lua, ca, 4, 1)  # warm-up
+        # Rounds interleave the servers so that noise from other load on the machine hits all of them alike.
+        for round_ in range(args.rounds):
+            for op in ("validate", "mutate"):
                 for concurrency in (1, 32):
-                    results[(name, op, concurrency)] = r = run_load(url, body_file, lua, ca, concurrency, seconds)
-                    print(
-                        f"  {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms"
-                        f"  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}",
-                        flush=True,
-                    )
-        finally:
+                    for name in servers:
+                        url = f"https://127.0.0.1:{ports[name]}{paths[name][op]}"
+                        r = run_load(url, body_file, lua, ca, concurrency, seconds)
+                        samples.setdefault((name, op, concurrency), []).append(r)
+                        print(
+                            f"  round {round_ + 1} {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s"
+                            f"  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}",
+                            flush=True,
+                        )
+    finally:
+        for name, proc in procs.items():
             proc.terminate()
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
             if proc.returncode not in (0, -15, 1) and proc.stderr is not None:
-                print(proc.stderr.read().decode()[-2000:], file=sys.stderr)
+                print(f"{name}: " + proc.stderr.read().decode()[-2000:], file=sys.stderr)
 
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    results = {
+        key: {metric: median([r[metric] for r in runs]) for metric in ("rps", "p50_ms", "p99_ms", "errors")}
+        for key, runs in samples.items()
+    }
+    print(f"\nmedians of {args.rounds} rounds")
+    for (name, op, concurrency), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        print(
+            f"  {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms"
+            f"  p99 {r['p99_ms']:7.2f} ms"
+        )
     print("\nratios (ours / floor p99: target <= 1.5; ours / kopf throughput: target >= 2.0)")
     for op in ("validate", "mutate"):
         for concurrency in (1, 32):

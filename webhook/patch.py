@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import marshal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,20 +27,18 @@ def escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-_canonical = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-
-
 def _same(a: Any, b: Any) -> bool:
-    """JSON-equal. Python's ``==`` (fast, in C) decides inequality; since it also says ``True == 1`` and
-    ``1 == 1.0``, equal-looking containers are confirmed on their JSON text. Key order is not normalised:
-    a reordered but equal mapping only costs a recursion that then finds no operation."""
+    """JSON-equal. Python's ``==`` (fast, in C) decides inequality, but it also says ``True == 1`` and
+    ``1 == 1.0``; so equal-looking containers are confirmed on their ``marshal`` bytes, which keep the
+    types apart (version 2: no back-references, so equal values always give equal bytes). Key order is
+    not normalised: a reordered but equal mapping only costs a recursion that then finds no operation."""
     if a is b:
         return True
-    if a != b:
+    if a != b or type(a) is not type(b):
         return False
-    if isinstance(a, str) or a is None:
-        return type(a) is type(b)
-    return _canonical(a) == _canonical(b)
+    if isinstance(a, dict | list):
+        return marshal.dumps(a, 2) == marshal.dumps(b, 2)
+    return True
 
 
 def diff(old: Any, new: Any) -> list[JsonPatchOp]:

@@ -72,3 +72,15 @@ def test_list_shrink_removes_from_the_end() -> None:
 def test_encoded_patch_is_base64_of_a_json_array() -> None:
     ops = [{"op": "add", "path": "/x", "value": "é"}]
     assert json.loads(base64.b64decode(encode_patch(ops))) == ops
+
+
+def test_equal_documents_with_other_key_order_or_shared_objects_need_no_operation() -> None:
+    shared = {"x": [1, 2]}
+    assert diff({"a": 1, "b": {"c": True}}, {"b": {"c": True}, "a": 1}) == []
+    assert diff({"p": shared, "q": shared}, {"p": {"x": [1, 2]}, "q": {"x": [1, 2]}}) == []
+
+
+def test_a_type_change_deep_inside_an_equal_looking_subtree_is_found() -> None:
+    old = {"spec": {"a": {"b": [1, {"c": 1}]}}}
+    new = {"spec": {"a": {"b": [1, {"c": True}]}}}
+    assert diff(old, new) == [{"op": "replace", "path": "/spec/a/b/1/c", "value": True}]
