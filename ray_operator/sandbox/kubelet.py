@@ -694,7 +694,7 @@ class FakeKubelet:
         if mode == "running" and self._start_delay > 0:
             first = self._first_seen.setdefault(key, time.monotonic())
             remaining = self._start_delay - (time.monotonic() - first)
-            if remaining > 0 and not status.get("podIP"):
+            if remaining > 0 and status.get("phase") in (None, "Pending"):  # never un-start a running pod
                 mode = "creating"
                 self._later(key, remaining)
         pod_ip = status.get("podIP") if isinstance(status.get("podIP"), str) and status.get("podIP") else None

@@ -209,3 +209,20 @@ async def test_watch_resumes_and_relists_after_410(api: Api, sandbox: Sandbox) -
 
 def list_requests(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [r for r in sandbox.control.request_log(path=r"^/api/v1/pods$", method="GET") if "watch" not in r["query"]]
+
+
+@pytest.mark.parametrize("sandbox", [{"kubelet": False}], indirect=True)
+async def test_start_delay_shows_container_creating_before_running(api: Api, sandbox: Sandbox) -> None:
+    kubelet = FakeKubelet(
+        base_url=sandbox.url, token=sandbox.token, ssl_context=sandbox.client_ssl_context(), start_delay=0.8
+    )
+    await kubelet.start()
+    try:
+        await api.create_pod("slow")
+        pod = await api.until("slow", lambda p: bool(p.get("status", {}).get("containerStatuses")))
+        assert pod["status"]["phase"] == "Pending"
+        assert pod["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+        running = await api.until("slow", ready)
+        assert running["status"]["podIP"] == pod["status"]["podIP"]
+    finally:
+        await kubelet.stop()
