@@ -481,6 +481,10 @@ async def test_unknown_service(tls: Tls) -> None:
         ),
         (lambda r: {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}, "webhook response was absent"),
         (
+            lambda r: {"response": allow(r)["response"]},
+            "expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got /, Kind=",
+        ),
+        (
             lambda r: allow(r, patch=base64.b64encode(b"[]").decode(), patchType="JSONPatch"),
             "validating webhook may not return response.patch",
         ),
