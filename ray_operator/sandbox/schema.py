@@ -24,6 +24,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from . import cel, errors
@@ -190,21 +191,34 @@ def go_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return _go_sharp(value)
 
 
-def _go_float(value: float) -> str:
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        return f"{mantissa}e{sign}{abs(int(exponent)):02d}"
-    return text
+def go_float(value: float) -> str:
+    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 and from 1e6 (``1e+06``)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    assert isinstance(exponent, int)
+    point = len(digits) + exponent  # position of the decimal point after the first digit group
+    exp10 = point - 1
+    minus = "-" if sign else ""
+    if exp10 < -4 or exp10 >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return minus + text + "0" * (point - len(text))
+    return f"{minus}{text[:point]}.{text[point:]}"
 
 
 def _go_sharp(value: Any) -> str:
@@ -218,7 +232,7 @@ def _go_sharp(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     return "true" if value is True else "false" if value is False else str(value)
 
 
@@ -439,9 +453,6 @@ class _Validator:
         multiple = schema.get("multipleOf")
         if isinstance(multiple, int | float) and multiple and not _is_multiple(value, multiple):
             self.causes.append(_invalid(path, value, f"{name} in body should be a multiple of {_num(multiple)}"))
-        fmt = schema.get("format")
-        if fmt == "int32" and _type_ok("integer", value) and not -(2**31) <= value < 2**31:
-            self.causes.append(_invalid(path, value, f"{name} in body must be of type int32: {_num(value)}"))
 
     def _combinators(self, value: Any, schema: Schema, *, path: str) -> None:
         """allOf/anyOf/oneOf/not. Their own failures carry no field (kube-openapi reports them as plain
@@ -572,7 +583,8 @@ def _map_key(item: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 
 def _num(value: float) -> str:
-    return _go_float(float(value)) if isinstance(value, float) else str(value)
+    """A schema bound: kube-openapi keeps minimum/maximum/multipleOf as float64."""
+    return go_float(float(value))
 
 
 def _is_multiple(value: float, multiple: float) -> bool:

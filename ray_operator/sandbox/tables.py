@@ -21,6 +21,7 @@ from typing import Any
 
 from .builtin_schemas import load_definitions
 from .resources import ResourceType
+from .schema import go_float
 
 Obj = Mapping[str, Any]
 Cells = list[Any]
@@ -170,7 +171,7 @@ def _text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return str(int(value)) if value == int(value) and abs(value) < 1e21 else repr(value)
+        return go_float(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 

@@ -22,7 +22,7 @@ SCHEMA: dict[str, Any] = {
             "required": ["rayVersion"],
             "properties": {
                 "rayVersion": {"type": "string", "maxLength": 10},
-                "replicas": {"type": "integer", "format": "int32", "minimum": 0, "default": 1},
+                "replicas": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2147483647, "default": 1},
                 "ratio": {"type": "number", "maximum": 1.5},
                 "mode": {"type": "string", "enum": ["a", "b"]},
                 "name": {"type": "string", "pattern": "^[a-z]+$", "minLength": 2},
@@ -200,6 +200,12 @@ def test_valid_object_has_no_causes() -> None:
             "spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0",
         ),
         ({"ratio": 2}, "spec.ratio: Invalid value: 2: spec.ratio in body should be less than or equal to 1.5"),
+        ({"ratio": 1e6}, "spec.ratio: Invalid value: 1e+06: spec.ratio in body should be less than or equal to 1.5"),
+        (
+            {"replicas": 2**31},
+            "spec.replicas: Invalid value: 2147483648: "
+            "spec.replicas in body should be less than or equal to 2.147483647e+09",
+        ),
         ({"mode": "c"}, 'spec.mode: Unsupported value: "c": supported values: "a", "b"'),
         ({"name": "ABC"}, "spec.name: Invalid value: \"ABC\": spec.name in body should match '^[a-z]+$'"),
         ({"name": "a"}, 'spec.name: Invalid value: "a": spec.name in body should be at least 2 chars long'),
