@@ -23,6 +23,11 @@ Decisions (each where the emulator is simpler than kube-apiserver):
 * Go's transport error texts are rebuilt from Python's (``x509: certificate is valid for …, not …``,
   ``dial tcp …: connect: connection refused``, ``context deadline exceeded``); the stable part is the
   ``failed calling webhook "<name>": failed to call webhook: Post "<url>"`` prefix.
+* Denials follow v1.32's ``ToStatusErr``: no code, or one below 400, becomes 400 and the webhook's
+  reason and details pass through (later servers default to 403 and prefix ``<resource> "<name>" is
+  forbidden:``); controller-runtime webhooks send 403 Forbidden themselves, so kubectl shows the same.
+* ``validate_webhook_configuration`` is upstream's create-time check of the configuration objects, for
+  the server to run on writes of Mutating/ValidatingWebhookConfigurations.
 * Warnings travel back as a list; an error raised after some webhooks warned carries them in
   ``AdmissionError.warnings`` so the server can still emit ``Warning`` headers, as upstream does.
 
