@@ -226,3 +226,29 @@ async def test_start_delay_shows_container_creating_before_running(api: Api, san
         assert running["status"]["podIP"] == pod["status"]["podIP"]
     finally:
         await kubelet.stop()
+
+
+async def test_terminating_pod_is_deleted_once_and_goes_when_its_finalizer_does(api: Api, sandbox: Sandbox) -> None:
+    await api.create_pod("held")
+    await api.until("held", ready)
+    code, _ = await api.call(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/held",
+        {"metadata": {"finalizers": ["example.com/hold"]}},
+        "application/merge-patch+json",
+    )
+    assert code == 200
+    code, _ = await api.call("DELETE", "/api/v1/namespaces/default/pods/held")
+    assert code == 200
+    await api.until("held", lambda p: bool(p["metadata"].get("deletionTimestamp")))
+    await asyncio.sleep(0.5)
+    deletes = sandbox.control.request_log(path=r"/pods/held$", method="DELETE")
+    assert len(deletes) == 2, "the kubelet deletes a terminating pod with grace 0 exactly once"
+    code, _ = await api.call(
+        "PATCH",
+        "/api/v1/namespaces/default/pods/held",
+        {"metadata": {"finalizers": None}},
+        "application/merge-patch+json",
+    )
+    assert code == 200
+    await api.until_gone("held")
