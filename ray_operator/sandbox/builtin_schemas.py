@@ -18,6 +18,7 @@ data), and hand-written merge-key tables (they drift from the real definitions).
 
 from __future__ import annotations
 
+import copy
 import functools
 import gzip
 import json
@@ -206,6 +207,53 @@ def resolve(schema: Mapping[str, Any] | None, definitions: Mapping[str, Any]) ->
             return current
         current = definitions.get(str(ref).removeprefix(REF_PREFIX), {})
     return current
+
+
+def prune_unknown_fields(obj: Mapping[str, Any], *, api_version: str, kind: str) -> tuple[dict[str, Any], list[str]]:
+    """A copy of a built-in object without the fields its Go type lacks, and their paths in document order.
+
+    kube-apiserver decodes built-ins into typed structs, so unknown fields are always dropped and, with
+    ``fieldValidation=Strict``, reported as ``unknown field "spec.containers[0].imagePullPolcy"``.
+    Opaque types (RawExtension, JSON, FieldsV1) keep anything. Kinds that are not vendored are
+    returned unchanged.
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(obj))
+    group, version = split_api_version(api_version)
+    name = definition_name(group, version, kind)
+    if name is None:
+        return out, []
+    definitions = load_definitions()
+    unknown: list[str] = []
+    try:
+        _prune_typed(out, definitions[name], definitions, "", unknown)
+    except RecursionError:
+        return out, []
+    return out, unknown
+
+
+def _prune_typed(
+    value: Any, schema: Mapping[str, Any], definitions: Mapping[str, Any], path: str, unknown: list[str]
+) -> None:
+    resolved = resolve(schema, definitions)
+    if isinstance(value, dict):
+        props = resolved.get("properties")
+        extra = resolved.get("additionalProperties")
+        if not isinstance(props, Mapping) and not isinstance(extra, Mapping):
+            return  # opaque: RawExtension, JSON, FieldsV1
+        for key in list(value):
+            child = f"{path}.{key}" if path else key
+            if isinstance(props, Mapping) and key in props:
+                _prune_typed(value[key], props[key], definitions, child, unknown)
+            elif isinstance(extra, Mapping):
+                _prune_typed(value[key], extra, definitions, child, unknown)
+            else:
+                unknown.append(child)
+                del value[key]
+    elif isinstance(value, list):
+        items = resolved.get("items")
+        if isinstance(items, Mapping):
+            for index, item in enumerate(value):
+                _prune_typed(item, items, definitions, f"{path}[{index}]", unknown)
 
 
 def main() -> None:
