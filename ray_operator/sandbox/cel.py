@@ -6,16 +6,20 @@ semantics where it matters: ``&&``/``||`` absorb errors when the other side deci
 equals ``int``, integer division truncates, missing fields are errors except inside ``has()``.
 Supported: literals (int, uint, double, string, bytes-less, bool, null, list, map), field selection,
 indexing, ``has``, ``size``, ``in``, arithmetic, comparisons, ``!``, ``?:``, the string functions
-``startsWith``/``endsWith``/``contains``/``matches``, ``int``/``uint``/``double``/``string``
-conversions, and the macros ``all``/``exists``/``exists_one``/``map``/``filter``.
+``startsWith``/``endsWith``/``contains``/``matches``, Kubernetes' string library (``lowerAscii``,
+``upperAscii``, ``trim``, ``split``, ``replace``, ``indexOf``, ``lastIndexOf``, ``charAt``,
+``substring``) and list library (``join``, ``sum``, ``min``, ``max``, ``isSorted``, ``indexOf``),
+``int``/``uint``/``double``/``string`` conversions, and the macros
+``all``/``exists``/``exists_one``/``map``/``filter``.
 
 Decided against ``cel-python``: it pulls ``lark`` and more, compiles slowly (~3 ms per rule), and we
-need its error texts to match kube-apiserver's anyway; the Kubernetes extension libraries (quantity,
-url, ip, regex extensions) are not implemented.
+need its error texts to match kube-apiserver's anyway; the quantity, url, ip and regex-extension
+libraries are not implemented.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -551,27 +555,93 @@ class _Evaluator:
         return _call_function(name, args)
 
 
+def _is_str(*values: Any) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _string_function(name: str, args: Sequence[Any]) -> Any:
+    """Kubernetes' CEL string library (and the core string functions), or ``_MISSING_FN``."""
+    target, rest = args[0], list(args[1:])
+    if name == "startsWith" and len(rest) == 1 and _is_str(*rest):
+        return target.startswith(rest[0])
+    if name == "endsWith" and len(rest) == 1 and _is_str(*rest):
+        return target.endswith(rest[0])
+    if name == "contains" and len(rest) == 1 and _is_str(*rest):
+        return rest[0] in target
+    if name == "matches" and len(rest) == 1 and _is_str(*rest):
+        try:
+            return re.search(rest[0], target) is not None
+        except re.error as exc:
+            raise CelError(f"invalid regular expression {rest[0]!r}: {exc}") from exc
+    if name in ("lowerAscii", "upperAscii", "trim") and not rest:
+        if name == "trim":
+            return target.strip()
+        table = str.maketrans(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if name == "lowerAscii" else "abcdefghijklmnopqrstuvwxyz",
+            "abcdefghijklmnopqrstuvwxyz" if name == "lowerAscii" else "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        )
+        return target.translate(table)
+    if name == "split" and len(rest) == 1 and _is_str(*rest):
+        return target.split(rest[0]) if rest[0] else list(target)
+    if name == "replace" and len(rest) == 2 and _is_str(*rest):
+        return target.replace(rest[0], rest[1])
+    if name in ("indexOf", "lastIndexOf") and len(rest) == 1 and _is_str(*rest):
+        return target.find(rest[0]) if name == "indexOf" else target.rfind(rest[0])
+    if name == "charAt" and len(rest) == 1 and _is_int(rest[0]):
+        if not 0 <= rest[0] <= len(target):
+            raise CelError(f"index out of range: {rest[0]}")
+        return target[rest[0] : rest[0] + 1]
+    if name == "substring" and 1 <= len(rest) <= 2 and all(_is_int(v) for v in rest):
+        start, stop = rest[0], rest[1] if len(rest) == 2 else len(target)
+        if not 0 <= start <= stop <= len(target):
+            raise CelError(f"index out of range: {start}, {stop}")
+        return target[start:stop]
+    return _MISSING_FN
+
+
+def _list_function(name: str, args: Sequence[Any]) -> Any:
+    """Kubernetes' CEL list library, or ``_MISSING_FN``."""
+    target, rest = args[0], list(args[1:])
+    if name == "join" and len(rest) <= 1 and _is_str(*rest) and all(isinstance(v, str) for v in target):
+        return (rest[0] if rest else "").join(target)
+    if rest:
+        if name in ("indexOf", "lastIndexOf") and len(rest) == 1:
+            hits = [i for i, v in enumerate(target) if _equal(v, rest[0])]
+            return (hits[0] if name == "indexOf" else hits[-1]) if hits else -1
+        return _MISSING_FN
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in target)
+    if name == "sum" and numbers:
+        return sum(target)
+    if name in ("min", "max") and target and (numbers or all(isinstance(v, str) for v in target)):
+        return min(target) if name == "min" else max(target)
+    if name == "isSorted" and (numbers or all(isinstance(v, str) for v in target)):
+        return all(a <= b for a, b in itertools.pairwise(target))
+    return _MISSING_FN
+
+
+_MISSING_FN: Any = object()
+
+
 def _call_function(name: str, args: Sequence[Any]) -> Any:
     if name == "size" and len(args) == 1 and isinstance(args[0], str | list | dict):
         return len(args[0])
-    if len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        if name == "startsWith":
-            return args[0].startswith(args[1])
-        if name == "endsWith":
-            return args[0].endswith(args[1])
-        if name == "contains":
-            return args[1] in args[0]
-        if name == "matches":
-            return re.search(args[1], args[0]) is not None
+    if args and isinstance(args[0], str):
+        result = _string_function(name, args)
+        if result is not _MISSING_FN:
+            return result
+    if args and isinstance(args[0], list):
+        result = _list_function(name, args)
+        if result is not _MISSING_FN:
+            return result
     if len(args) == 1:
         value = args[0]
-        if name in ("int", "uint") and isinstance(value, int | float | str) and not isinstance(value, bool):
-            try:
+        try:
+            if name in ("int", "uint") and isinstance(value, int | float | str) and not isinstance(value, bool):
                 return int(value)
-            except ValueError as exc:
-                raise CelError(f"cannot convert {value!r} to int") from exc
-        if name == "double" and isinstance(value, int | float | str) and not isinstance(value, bool):
-            return float(value)
+            if name == "double" and isinstance(value, int | float | str) and not isinstance(value, bool):
+                return float(value)
+        except (ValueError, OverflowError) as exc:
+            raise CelError(f"cannot convert {value!r} to {name}") from exc
         if name == "string":
             if isinstance(value, bool):
                 return "true" if value else "false"

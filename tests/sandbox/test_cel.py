@@ -107,3 +107,31 @@ def test_transition_rules_skipped_without_old_value_and_errors_reported() -> Non
     rules = [{"rule": "self == oldSelf"}, {"rule": "self.nope == 1"}]
     causes = check_rules(rules, {}, field="spec", type_name="object")
     assert [c.message for c in causes] == ['Invalid value: "object": no such key: nope']
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("'AbC'.lowerAscii() == 'abc' && 'AbC'.upperAscii() == 'ABC' && ' x '.trim() == 'x'", True),
+        ("'a,b'.split(',') == ['a', 'b'] && ['a', 'b'].join('-') == 'a-b'", True),
+        ("'hello'.replace('l', 'L') == 'heLLo' && 'hello'.indexOf('l') == 2 && 'hello'.lastIndexOf('l') == 3", True),
+        ("'hello'.substring(1, 3) == 'el' && 'hello'.charAt(1) == 'e'", True),
+        ("[3, 1, 2].sum() == 6 && [3, 1, 2].min() == 1 && [3, 1, 2].max() == 3", True),
+        ("[1, 2, 3].isSorted() && ![2, 1].isSorted() && [1, 2, 1].lastIndexOf(1) == 2", True),
+    ],
+)
+def test_kubernetes_string_and_list_libraries(rule: str, expected: Any) -> None:
+    assert run(rule, {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("'x'.matches('(')", "invalid regular expression"),
+        ("double('abc') == 1.0", "cannot convert"),
+        ("'abc'.substring(2, 9) == ''", "index out of range"),
+    ],
+)
+def test_library_misuse_is_an_error(rule: str, message: str) -> None:
+    with pytest.raises(CelError, match=message):
+        run(rule, {})
