@@ -656,6 +656,8 @@ def evaluate(program: Program, variables: Mapping[str, Any]) -> Any:
         return _Evaluator(variables).eval(program.ast)
     except RecursionError as exc:
         raise CelError("expression is nested too deeply") from exc
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise CelError(f"evaluation error: {exc}") from exc
 
 
 _REASONS = {"FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"}

@@ -14,6 +14,7 @@ columns) and against printing on the client side (kubectl never does it for serv
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -187,7 +188,7 @@ def _custom_cell(column: Mapping[str, Any], obj: Obj, now: datetime) -> Any:
     if kind == "string":
         return _text(value)
     if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if kind == "boolean" and isinstance(value, bool):
@@ -215,7 +216,7 @@ def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[dict[st
                 str(col.get("name", "")),
                 str(col.get("type", "string")),
                 str(col.get("description") or f"Custom resource definition column (in JSONPath format): {path}"),
-                priority=int(col.get("priority", 0) or 0),
+                priority=_int(col.get("priority")),
                 format_=str(col.get("format", "")),
             )
         )
@@ -236,6 +237,13 @@ def _get(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
+
+
+def _int(value: Any) -> int:
+    """A count from a stored object; anything that is not a finite number counts as 0 (never crash a get)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return int(value)
 
 
 def _list(value: Any) -> list[Any]:
@@ -268,11 +276,11 @@ def _pod_cells(pod: Obj, now: datetime) -> tuple[Cells, list[dict[str, Any]]]:
     initializing = False
     init_statuses = [c for c in _list(status.get("initContainerStatuses")) if isinstance(c, Mapping)]
     for index, cs in enumerate(init_statuses):
-        restarts += int(cs.get("restartCount") or 0)
+        restarts += _int(cs.get("restartCount"))
         last_restart = later(last_restart, cs)
         sidecar = _get(init_specs.get(cs.get("name")), "restartPolicy") == "Always"
         if sidecar:
-            sidecar_restarts += int(cs.get("restartCount") or 0)
+            sidecar_restarts += _int(cs.get("restartCount"))
             sidecar_last_restart = later(sidecar_last_restart, cs)
         terminated = _get(cs, "state", "terminated")
         waiting = _get(cs, "state", "waiting")
@@ -301,7 +309,7 @@ def _pod_cells(pod: Obj, now: datetime) -> tuple[Cells, list[dict[str, Any]]]:
         last_restart = sidecar_last_restart
         has_running = False
         for cs in reversed([c for c in _list(status.get("containerStatuses")) if isinstance(c, Mapping)]):
-            restarts += int(cs.get("restartCount") or 0)
+            restarts += _int(cs.get("restartCount"))
             last_restart = later(last_restart, cs)
             waiting = _get(cs, "state", "waiting")
             terminated = _get(cs, "state", "terminated")
@@ -441,9 +449,9 @@ def _deployment_cells(obj: Obj, now: datetime) -> Cells:
     names, images = _containers_images(_get(spec, "template", "spec"))
     return [
         _meta(obj).get("name", ""),
-        f"{int(status.get('readyReplicas') or 0)}/{int(desired or 0)}",
-        int(status.get("updatedReplicas") or 0),
-        int(status.get("availableReplicas") or 0),
+        f"{_int(status.get('readyReplicas'))}/{_int(desired)}",
+        _int(status.get("updatedReplicas")),
+        _int(status.get("availableReplicas")),
         age(_meta(obj).get("creationTimestamp"), now),
         names,
         images,
@@ -456,7 +464,7 @@ def _job_cells(obj: Obj, now: datetime) -> Cells:
     status = _get(obj, "status") or {}
     completions = spec.get("completions")
     parallelism = spec.get("parallelism", 1)
-    succeeded = int(status.get("succeeded") or 0)
+    succeeded = _int(status.get("succeeded"))
     if completions is not None:
         completions_text = f"{succeeded}/{completions}"
     else:
@@ -538,7 +546,7 @@ def _event_cells(raw: Obj, now: datetime) -> Cells:
         source_text,
         str(obj.get("message") or "").strip(),
         first,
-        int(count),
+        _int(count),
         _meta(obj).get("name", ""),
     ]
 
@@ -805,6 +813,19 @@ _POD_COLUMNS = _named(
 # -- the table -----------------------------------------------------------------------------------
 
 
+def _fallback_cells(obj: Obj, width: int) -> Cells:
+    """The name and empty cells, for a stored object too malformed for its printer."""
+    name = _meta(obj).get("name", "") if isinstance(obj, Mapping) else ""
+    return [name, *([None] * (width - 1))]
+
+
+def _safe_cells(printer: _PrinterFn, obj: Obj, now: datetime, width: int) -> Cells:
+    try:
+        return printer(obj, now)
+    except (AttributeError, TypeError, ValueError):
+        return _fallback_cells(obj, width)
+
+
 def _row_object(obj: Obj, include_object: str) -> dict[str, Any] | None:
     if include_object == "None":
         return None
@@ -832,14 +853,17 @@ def render_table(
     elif (rt.group, rt.kind) == ("", "Pod"):
         columns = _POD_COLUMNS
         for obj in objects:
-            pod_cells, conditions = _pod_cells(obj, now)
+            try:
+                pod_cells, conditions = _pod_cells(obj, now)
+            except (AttributeError, TypeError, ValueError):
+                pod_cells, conditions = _fallback_cells(obj, len(columns)), []
             row: dict[str, Any] = {"cells": pod_cells}
             if conditions:
                 row["conditions"] = conditions
             rows.append(row)
     else:
         columns, printer = _PRINTERS.get((rt.group, rt.kind), (_named(_CREATED_AT), _created_at))
-        rows = [{"cells": printer(obj, now)} for obj in objects]
+        rows = [{"cells": _safe_cells(printer, obj, now, len(columns))} for obj in objects]
     for row, obj in zip(rows, objects, strict=True):
         row_object = _row_object(obj, include_object)
         if row_object is not None:

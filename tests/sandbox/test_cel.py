@@ -135,3 +135,10 @@ def test_kubernetes_string_and_list_libraries(rule: str, expected: Any) -> None:
 def test_library_misuse_is_an_error(rule: str, message: str) -> None:
     with pytest.raises(CelError, match=message):
         run(rule, {})
+
+
+def test_unhashable_map_keys_are_cel_errors() -> None:
+    with pytest.raises(CelError, match="evaluation error"):
+        run("{[1]: 2}.size() == 1", {})
+    with pytest.raises(CelError, match="evaluation error"):
+        run("self.m[[1]] == 1", {"m": {"a": 1}})

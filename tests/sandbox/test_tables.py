@@ -543,3 +543,24 @@ def test_node_status_and_roles() -> None:
     names, row = table_of("", "Node", node)
     assert names[:5] == ["Name", "Status", "Roles", "Age", "Version"]
     assert row[:6] == ["n1", "NotReady,SchedulingDisabled", "control-plane,worker", "3d4h", "v1.32.0", "10.0.0.1"]
+
+
+def test_garbage_in_stored_objects_never_breaks_get() -> None:
+    pod_obj = pod({"phase": "Running", "containerStatuses": [{"name": "c0", "restartCount": "many", "state": "odd"}]})
+    assert cells(pod_obj)[:4] == ["p", "0/1", "Running", "0"]
+    deployment = {
+        "metadata": meta("d"),
+        "spec": {"replicas": "3"},
+        "status": {"readyReplicas": None, "updatedReplicas": True},
+    }
+    assert table_of("apps", "Deployment", deployment)[1][:4] == ["d", "0/0", 0, 0]
+    weird = rt(
+        "ray.io", "X", is_custom=True, printer_columns=({"name": "n", "type": "integer", "jsonPath": ".status.n"},)
+    )
+    obj = {"metadata": {"name": "x"}, "status": {"n": float("inf")}}
+    assert render_table(weird, [obj], include_object="None", now=NOW)["rows"][0]["cells"] == ["x", None]
+    assert render_table(PODS, [{"metadata": "broken"}], include_object="Metadata", now=NOW)["rows"][0]["cells"][0] == ""
+    broken_pod = {"metadata": {"name": "b"}, "spec": ["not", "a", "map"], "status": "?"}
+    assert cells(broken_pod) == ["b", None, None, None, None, None, None, None, None]
+    broken_svc = {"metadata": {"name": "s"}, "spec": {"ports": "80", "selector": ["x"]}}
+    assert table_of("", "Service", broken_svc)[1][0] == "s"
