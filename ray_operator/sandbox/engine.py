@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from ray_operator.sandbox import builtins, crds, errors, patching
+from ray_operator.sandbox import builtins, crds, errors, managedfields, patching
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import (
@@ -518,10 +518,11 @@ class Engine:
     ) -> None:
         meta = _meta(obj)
         entries = [e for e in (meta.get("managedFields") or ()) if isinstance(e, dict)]
+        before = _strip_meta(old, patching.IGNORED_METADATA) if old else {}
+        after = _strip_meta(obj, patching.IGNORED_METADATA)
+        changed = _changed_fields(before, after)
         if fields is None:
-            before = _strip_meta(old, patching.IGNORED_METADATA) if old else {}
-            after = _strip_meta(obj, patching.IGNORED_METADATA)
-            fields = _changed_fields(before, after)
+            fields = changed
         previous = next(
             (
                 e
@@ -530,6 +531,7 @@ class Engine:
             ),
             None,
         )
+        entries = managedfields.transfer(entries, keep=previous, paths=managedfields.leaf_paths(changed))
         if operation == "Update" and previous is not None:
             fields = _union(previous.get("fieldsV1") or {}, fields)
         if not fields and previous is None:
@@ -552,8 +554,16 @@ class Engine:
     # ------------------------------------------------------------------------------------- create
 
     async def create(
-        self, rt: ResourceType, namespace: str, body: Any, ctx: WriteContext, *, sub: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Any,
+        ctx: WriteContext,
+        *,
+        sub: str = "",
+        applied_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """POST; with ``applied_fields`` it is the create of a server-side apply (an ``Apply`` manager entry)."""
         self.deprecation(rt, ctx)
         obj = self._check_body(rt, namespace, body)
         meta = _meta(obj)
@@ -625,7 +635,13 @@ class Engine:
         if self.store.get(self.gr(rt), namespace if rt.namespaced else "", name) is not None:
             raise errors.already_exists(rt.resource, rt.group, name)
         self._record_manager(
-            rt, obj, None, manager=ctx.field_manager, operation="Update", sub="", fields=patching.touched_fields(obj)
+            rt,
+            obj,
+            None,
+            manager=ctx.field_manager,
+            operation="Update" if applied_fields is None else "Apply",
+            sub="",
+            fields=patching.touched_fields(obj) if applied_fields is None else applied_fields,
         )
         if ctx.dry_run:
             return self.view(rt, obj)
@@ -734,7 +750,15 @@ class Engine:
                 meta[key] = clone(old_meta[key])
             else:
                 meta.pop(key, None)
-        meta["managedFields"] = clone(old_meta.get("managedFields") or [])
+        # A request that rewrites managedFields (kubectl's client-side-apply migration does) is taken as given;
+        # an empty list leaves them unchanged and [{}] clears them, as upstream.
+        client_fields = meta.get("managedFields")
+        old_fields = old_meta.get("managedFields") or []
+        managed_override = isinstance(client_fields, list) and bool(client_fields) and client_fields != old_fields
+        if managed_override:
+            meta["managedFields"] = [clone(e) for e in client_fields or () if isinstance(e, dict) and e]
+        else:
+            meta["managedFields"] = clone(old_fields)
         if old_meta.get("deletionTimestamp"):
             added = [f for f in meta.get("finalizers") or () if f not in (old_meta.get("finalizers") or ())]
             if added:
@@ -785,12 +809,13 @@ class Engine:
             old=old_view,
             ctx=ctx,
         )
-        comparable = ("resourceVersion", "managedFields")
+        comparable = ("resourceVersion",) if managed_override else ("resourceVersion", "managedFields")
         if _strip_meta(new, comparable) == _strip_meta(old, comparable):
             return old_view
-        self._record_manager(
-            rt, new, old, manager=ctx.field_manager, operation=operation, sub=sub, fields=applied_fields
-        )
+        if not managed_override:
+            self._record_manager(
+                rt, new, old, manager=ctx.field_manager, operation=operation, sub=sub, fields=applied_fields
+            )
         if ctx.dry_run:
             return self.view(rt, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -870,34 +895,35 @@ class Engine:
                 raise self._not_found(rt, name)
             body_obj = clone(applied)
             _meta(body_obj)["name"] = name
-            created = await self.create(rt, namespace, body_obj, ctx)
-            if not ctx.dry_run:
-                stored = self.get_stored(rt, namespace, name)
-                entries = [
-                    e for e in stored["metadata"].get("managedFields") or () if e.get("manager") != ctx.field_manager
-                ]
-                updated = clone(stored)
-                updated["metadata"]["managedFields"] = [
-                    *entries,
-                    {
-                        "manager": ctx.field_manager,
-                        "operation": "Apply",
-                        "apiVersion": rt.api_version,
-                        "time": self.now(),
-                        "fieldsType": "FieldsV1",
-                        "fieldsV1": applied_fields,
-                    },
-                ]
-                created = self.view(rt, self.store.commit(self.gr(rt), updated))
-            return 201, created
+            return 201, await self.create(rt, namespace, body_obj, ctx, applied_fields=applied_fields)
+        entries = [e for e in existing["metadata"].get("managedFields") or () if isinstance(e, dict)]
         previous = next(
             (
                 e.get("fieldsV1")
-                for e in existing["metadata"].get("managedFields") or ()
+                for e in entries
                 if e.get("manager") == ctx.field_manager and e.get("operation") == "Apply"
             ),
             None,
         )
+        if not ctx.force:
+            found = managedfields.conflicts(
+                entries,
+                manager=ctx.field_manager,
+                applied=applied,
+                applied_paths=managedfields.leaf_paths(applied_fields),
+                current=self.view(rt, existing),
+            )
+            if found and ctx.field_manager == "kubectl":
+                allowed = managedfields.allowed_from_last_applied(self.view(rt, existing), patching.touched_fields)
+                found = [c for c in found if not managedfields.covered(c[2], allowed)]
+            if found:
+                raise managedfields.conflict_error(found)
+        live_annotations = (existing.get("metadata") or {}).get("annotations") or {}
+        if ctx.field_manager == "kubectl" and managedfields.LAST_APPLIED in live_annotations:
+            # kubectl's server-side apply keeps the client-side annotation current, as upstream does.
+            applied = clone(applied)
+            annotations = _meta(applied).setdefault("annotations", {})
+            annotations[managedfields.LAST_APPLIED] = json.dumps(applied, separators=(",", ":"), sort_keys=True)
         new = patching.server_side_apply(self.view(rt, existing), applied, previous_fields=previous)
         return 200, await self._update_pipeline(
             rt, existing, new, ctx, sub=sub, operation="Apply", applied_fields=applied_fields

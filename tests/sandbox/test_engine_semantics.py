@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -239,3 +240,37 @@ async def test_partial_object_metadata(http: tuple[Sandbox, aiohttp.ClientSessio
     accept = {"Accept": "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"}
     _, one, _ = await call(s, "GET", "/api/v1/namespaces/default/configmaps/c", headers=accept)
     assert one == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": one["metadata"]}
+
+
+async def test_server_side_apply_conflicts_between_managers(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+
+    def body(size: int, color: str | None = None) -> str:
+        spec: dict[str, Any] = {"size": size}
+        if color:
+            spec["color"] = color
+        return json.dumps({"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec})
+
+    status, _, _ = await call(s, "PATCH", WIDGETS + "/w", data=body(1), headers=apply)
+    assert status == 400, "apply requires a fieldManager"
+    status, _, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=a", data=body(1, "red"), headers=apply)
+    assert status == 201
+    status, _, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=b", data=body(1), headers=apply)
+    assert status == 200, "equal values are shared, not a conflict"
+    status, err, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=b", data=body(2), headers=apply)
+    assert status == 409
+    assert err["message"] == 'Apply failed with 1 conflict: conflict with "a" using example.io/v1: .spec.size'
+    assert err["details"]["causes"] == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "a" using example.io/v1', "field": ".spec.size"}
+    ]
+    status, forced, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=b&force=true", data=body(2), headers=apply)
+    assert status == 200 and forced["spec"] == {"size": 2, "color": "red"}
+    status, err, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=a", data=body(1, "red"), headers=apply)
+    assert status == 409 and 'conflict with "b"' in err["message"]
+    status, _, _ = await call(s, "PATCH", WIDGETS + "/w", data='{"spec":{"size":7}}', headers=MERGE)
+    assert status == 200, "a plain update takes ownership without a conflict"
+    status, err, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=b", data=body(2), headers=apply)
+    # the manager of a write without fieldManager is the User-Agent up to its first "/"
+    assert status == 409 and 'conflict with "Python" using example.io/v1: .spec.size' in err["message"]
