@@ -7,8 +7,7 @@ API server answers. Strategic merge patch belongs to ``smp.py``.
 Server-side apply is deliberately basic: the fields a manager applied are recorded as a FieldsV1-like set
 in ``metadata.managedFields`` (lists count as one leaf, which is coarser than the real structured-merge
 diff); a re-apply removes the fields the manager applied last time and no longer applies, and merges
-the rest (maps recursively, lists replaced whole). Conflicts between managers are not detected
-(``force`` is accepted and ignored), which the real server would answer with 409.
+the rest (maps recursively, lists replaced whole). Conflicts between managers live in ``managedfields.py``.
 """
 
 from __future__ import annotations
