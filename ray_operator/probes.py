@@ -54,7 +54,11 @@ def build_probe_app(*, checks: Mapping[str, Check]) -> web.Application:
     return app
 
 
-def _pem_text(bundle: Any) -> str:
+def _pem_text(bundle: Any) -> str | None:
+    """The CA bundle as text; ``None`` (no CA known, e.g. cert-manager files without ca.crt) means the
+    handshake is checked without verification, like controller-runtime's StartedChecker."""
+    if bundle is None:
+        return None
     if isinstance(bundle, bytes):
         return bundle.decode()
     return str(bundle)

@@ -2,7 +2,8 @@
 
 The certificate module reloads certificates *into* the context it hands out, so the server takes the
 context object once and never restarts its listener for a rotation: each new handshake uses the
-current certificate and established keep-alive connections are not cut. There is no plaintext port.
+current certificate and established keep-alive connections are not cut. The webhook has no plaintext
+port; the same class serves the plain-HTTP probe and metrics endpoints when given no context.
 The socket is bound here (not by aiohttp) so that port 0 works and the bound port is known.
 
 Decided against: ``TCPSite`` (the bound port of a port-0 site is only reachable through private

@@ -248,3 +248,14 @@ def test_run_command_serves_in_webhook_mode_and_exits_0_on_sigterm(pki: Pki, tmp
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_readyz_without_a_known_ca_checks_the_bare_handshake(pki: Pki, tmp_path: Path) -> None:
+    task, state, certs = await start(pki, tmp_path)
+    certs.release.set()
+    await wait_for(state.webhook_serving.is_set)
+    certs.current_ca_bundle = lambda: None  # type: ignore[method-assign,assignment,return-value]  # files without ca.crt
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{state.probe_port}/readyz") as resp:
+        assert resp.status == 200, await resp.text()
+    state.stop.set()
+    assert await asyncio.wait_for(task, 10) == EXIT_OK
