@@ -112,6 +112,8 @@ def _prune_metadata(meta: Any, path: str, unknown: list[str]) -> None:
 
 
 def _prune(value: Any, schema: Schema | None, *, path: str, resource: bool, unknown: list[str]) -> None:
+    if not isinstance(schema, Mapping):
+        schema = None
     if isinstance(value, list):
         items = _items(schema) if schema else None
         for index, item in enumerate(value):
@@ -156,6 +158,8 @@ def apply_defaults(obj: dict[str, Any], schema: Schema) -> dict[str, Any]:
 
 
 def _default(value: Any, schema: Schema) -> None:
+    if not isinstance(schema, Mapping):
+        return
     if isinstance(value, dict):
         props = _props(schema)
         for key, sub in props.items():
@@ -481,7 +485,7 @@ class _Validator:
         name = _body_path(path)
         if schema.get("x-kubernetes-embedded-resource") is True:
             self._embedded(value, path=path)
-        for key in schema.get("required") or ():
+        for key in _strings(schema.get("required")):
             if key not in value:
                 self.causes.append(
                     Cause(reason="FieldValueRequired", message="Required value", field=_key_path(path, key))
@@ -540,7 +544,7 @@ class _Validator:
         if schema.get("uniqueItems") is True and _has_duplicates(value):
             self.causes.append(_invalid(path, value, f"{name} in body shouldn't contain duplicates"))
         list_type = schema.get("x-kubernetes-list-type")
-        keys = [str(k) for k in schema.get("x-kubernetes-list-map-keys") or ()]
+        keys = _strings(schema.get("x-kubernetes-list-map-keys"))
         self._list_type(value, list_type, keys, path=path)
         items = _items(schema)
         if items is None:
@@ -576,6 +580,10 @@ class _Validator:
                     )
                 )
             seen.add(identity)
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _map_key(item: Mapping[str, Any], keys: Sequence[str]) -> str:
@@ -667,6 +675,7 @@ def _structural(schema: Any, path: str, problems: list[str], *, kind: str) -> No
     if "$ref" in schema:
         problems.append(f"{_join_schema(path, '$ref')}: Forbidden: $ref is not allowed")
     _check_rules(schema.get("x-kubernetes-validations"), _join_schema(path, "x-kubernetes-validations"), problems)
+    _check_keyword_types(schema, path, problems)
     untyped_ok = _preserves(schema) or schema.get("x-kubernetes-int-or-string") is True
     if kind in ("property", "item", "additional") and not schema.get("type") and not untyped_ok:
         where = {
@@ -705,6 +714,65 @@ def _structural(schema: Any, path: str, problems: list[str], *, kind: str) -> No
             _value_only(sub, _join_schema(path, f"{combinator}[{index}]"), problems)
     if isinstance(schema.get("not"), Mapping):
         _value_only(schema["not"], _join_schema(path, "not"), problems)
+
+
+_KEYWORD_TYPES: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "format": (str,),
+    "pattern": (str,),
+    "description": (str,),
+    "required": (list,),
+    "enum": (list,),
+    "x-kubernetes-list-map-keys": (list,),
+    "x-kubernetes-list-type": (str,),
+    "x-kubernetes-map-type": (str,),
+    "minimum": (int, float),
+    "maximum": (int, float),
+    "multipleOf": (int, float),
+    "minLength": (int,),
+    "maxLength": (int,),
+    "minItems": (int,),
+    "maxItems": (int,),
+    "minProperties": (int,),
+    "maxProperties": (int,),
+    "nullable": (bool,),
+    "properties": (dict,),
+}
+
+
+def _check_keyword_types(schema: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """Keyword values of the wrong JSON type (the real server fails to decode such a CRD)."""
+    for key, types in _KEYWORD_TYPES.items():
+        if key not in schema:
+            continue
+        value = schema[key]
+        wrong = (isinstance(value, bool) and bool not in types) or not isinstance(value, types)
+        if key in ("required", "x-kubernetes-list-map-keys") and isinstance(value, list):
+            wrong = not all(isinstance(v, str) for v in value)
+        if key == "pattern" and isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                problems.append(f"{_join_schema(path, key)}: Invalid value: {go_value(value)}: {exc}")
+                continue
+        if wrong:
+            problems.append(
+                f"{_join_schema(path, key)}: Invalid value: {go_value(value)}: must be of type {_json_kind(types)}"
+            )
+
+
+def _json_kind(types: tuple[type, ...]) -> str:
+    if types == (list,):
+        return "array"
+    if types == (dict,):
+        return "object"
+    if types == (bool,):
+        return "boolean"
+    if types == (int,):
+        return "integer"
+    if types == (int, float):
+        return "number"
+    return "string"
 
 
 def _check_rules(rules: Any, path: str, problems: list[str]) -> None:

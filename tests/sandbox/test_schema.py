@@ -347,6 +347,30 @@ def test_structural_schema_accepts_the_test_schema() -> None:
     assert is_structural(SCHEMA) == []
 
 
+def test_structural_check_rejects_keywords_of_the_wrong_type() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "maxLength": "5", "pattern": "("},
+            "l": {"type": "array", "items": {"type": "object"}, "x-kubernetes-list-map-keys": [1]},
+            "o": {"type": "object", "required": "name"},
+        },
+    }
+    problems = is_structural(schema)
+    assert [p.split(": ")[0] for p in problems] == [
+        "properties[a].pattern",
+        "properties[a].maxLength",
+        "properties[l].x-kubernetes-list-map-keys",
+        "properties[o].required",
+    ]
+    assert problems[1].endswith('Invalid value: "5": must be of type integer')
+    # Validation against such a schema degrades instead of crashing.
+    assert validate({"a": "x", "l": [{}], "o": {}}, schema) == []
+    odd = {"type": "object", "properties": {"s": "not a schema", "l": {"type": "array", "items": 5}}}
+    assert prune({"s": {"x": 1}, "l": [{"y": 1}]}, odd)[1] == ["l[0].y", "s.x"]
+    assert apply_defaults({"s": {}, "l": [{}]}, odd) == {"s": {}, "l": [{}]}
+
+
 def test_structural_check_compiles_cel_rules() -> None:
     schema = {
         "type": "object",
