@@ -201,7 +201,7 @@ def _custom_cell(column: Mapping[str, Any], obj: Obj, now: datetime) -> Any:
 def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Column definitions of a custom resource: Name, then the CRD's columns (or Age when none)."""
     columns = [_name_column()]
-    declared = list(printer_columns) or [
+    declared = [c for c in printer_columns if isinstance(c, Mapping)] or [
         {
             "name": "Age",
             "type": "date",
@@ -845,7 +845,9 @@ def render_table(
     rows: list[dict[str, Any]] = []
     if rt.is_custom:
         columns = custom_columns(rt.printer_columns)
-        declared = list(rt.printer_columns) or [{"type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+        declared = [c for c in rt.printer_columns if isinstance(c, Mapping)] or [
+            {"type": "date", "jsonPath": ".metadata.creationTimestamp"}
+        ]
         for obj in objects:
             cells: Cells = [_meta(obj).get("name", "")]
             cells.extend(_custom_cell(col, obj, now) for col in declared)

@@ -564,3 +564,13 @@ def test_garbage_in_stored_objects_never_breaks_get() -> None:
     assert cells(broken_pod) == ["b", None, None, None, None, None, None, None, None]
     broken_svc = {"metadata": {"name": "s"}, "spec": {"ports": "80", "selector": ["x"]}}
     assert table_of("", "Service", broken_svc)[1][0] == "s"
+
+
+def test_malformed_printer_columns_are_skipped_consistently() -> None:
+    cols = ("junk", {"name": "s", "type": "string", "jsonPath": "..bad[[", "priority": "high"})
+    table = render_table(
+        rt("ray.io", "Y", is_custom=True, printer_columns=cols), [raycluster("y")], include_object="None", now=NOW
+    )  # type: ignore[arg-type]
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "s"]
+    assert table["columnDefinitions"][1]["priority"] == 0
+    assert table["rows"][0]["cells"] == ["y", None]
