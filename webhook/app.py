@@ -145,14 +145,19 @@ async def _serve(
         logger.info("admission.bad_request", path=request.path, reason=parsed)
         return _text(400, parsed)
     assert parsed.request is not None  # parse_review guarantees it
+    uid = parsed.request.uid
     try:
-        answer = handler(parsed.request)
+        body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=handler(parsed.request)).to_json()
     except Exception as exc:  # a bug in our handlers: still answer the review, never an HTTP 500
-        logger.exception("admission.handler_failed", admission_uid=parsed.request.uid)
-        answer = AdmissionResponse(
-            uid=parsed.request.uid,
+        logger.exception("admission.handler_failed", admission_uid=uid)
+        failure = AdmissionResponse(
+            uid=uid,
             allowed=False,
-            status=Status(code=500, reason="InternalError", message=f"internal error: {type(exc).__name__}"),
+            status=Status(
+                code=500,
+                reason="InternalError",
+                message=f"internal error in the ray-operator webhook ({type(exc).__name__}); see the operator log",
+            ),
         )
-    review = AdmissionReviewResponse(apiVersion=parsed.api_version, response=answer)
-    return web.Response(status=200, body=review.to_json(), content_type="application/json")
+        body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=failure).to_json()
+    return web.Response(status=200, body=body, content_type="application/json")

@@ -156,3 +156,17 @@ async def test_keep_alive_connection_serves_many_requests(webhook_server: Server
         assert status == 200 and data["response"]["allowed"] is True
     connector = srv.session.connector
     assert connector is not None
+
+
+async def test_a_handler_bug_is_answered_as_a_review_not_an_http_500(webhook_server: ServerFactory) -> None:
+    from webhook.rules import Rules
+
+    def returns_garbage(new: Any, old: Any) -> Any:
+        return object()  # no .errors: the handler itself fails while reading the result
+
+    srv = await webhook_server(rules=Rules(validate=returns_garbage, apply_defaults=fake_defaults))
+    body = review(rc())
+    status, data = await srv.post(VALIDATE_PATH, body)
+    assert status == 200
+    assert data["response"]["uid"] == body["request"]["uid"] and data["response"]["allowed"] is False
+    assert data["response"]["status"]["code"] == 500
