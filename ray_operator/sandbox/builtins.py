@@ -92,7 +92,17 @@ def builtin_resource_types() -> list[ResourceType]:
         ),
         _rt("batch", "v1", "jobs", "Job", categories=("all",), subresources=STATUS, generation=True),
         _rt("coordination.k8s.io", "v1", "leases", "Lease"),
-        _rt("events.k8s.io", "v1", "events", "Event", short=("ev",)),
+        ResourceType(
+            group="events.k8s.io",
+            version="v1",
+            resource="events",
+            kind="Event",
+            singular="event",
+            namespaced=True,
+            list_kind="EventList",
+            short_names=("ev",),
+            extra={"storage_gr": ("", "events"), "convert": "events.k8s.io/v1", "return_deleted": True},
+        ),
         _rt("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",), subresources=STATUS, generation=True),
         _rt("rbac.authorization.k8s.io", "v1", "roles", "Role"),
         _rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
@@ -335,3 +345,64 @@ def default_namespace(ns: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
     out.setdefault("status", {}).setdefault("phase", "Active")
     return out
+
+
+# core/v1 field ↔ events.k8s.io/v1 field; one store holds both views, in the core form.
+_EVENT_FIELDS = (
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("related", "related"),
+    ("reportingComponent", "reportingController"),
+    ("reportingInstance", "reportingInstance"),
+    ("action", "action"),
+    ("reason", "reason"),
+    ("type", "type"),
+    ("eventTime", "eventTime"),
+    ("series", "series"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+)
+
+
+def event_to_core(event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Event", "metadata": copy.deepcopy(event.get("metadata") or {})}
+    for core, new in _EVENT_FIELDS:
+        if new in event and event[new] is not None:
+            out[core] = copy.deepcopy(event[new])
+    return out
+
+
+def event_from_core(event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": copy.deepcopy(event.get("metadata") or {}),
+    }
+    for core, new in _EVENT_FIELDS:
+        if core in event and event[core] is not None:
+            out[new] = copy.deepcopy(event[core])
+    return out
+
+
+def validate_new_event(event: dict[str, Any]) -> list[errors.Cause]:
+    """The required fields of an events.k8s.io/v1 Event on create (core/v1 events stay lenient)."""
+    causes = []
+    for name in ("eventTime", "reportingController", "reportingInstance", "action", "reason"):
+        if not event.get(name):
+            causes.append(errors.Cause(reason="FieldValueRequired", field=name, message="Required value"))
+    if event.get("type") not in ("Normal", "Warning"):
+        causes.append(
+            errors.Cause(
+                reason="FieldValueNotSupported",
+                field="type",
+                message=f'Unsupported value: "{event.get("type", "")}": supported values: "Normal", "Warning"',
+            )
+        )
+    note = event.get("note")
+    if isinstance(note, str) and len(note.encode()) > 1024:
+        causes.append(
+            errors.Cause(reason="FieldValueTooLong", field="note", message="Too long: may not be more than 1024 bytes")
+        )
+    return causes

@@ -148,17 +148,29 @@ class Engine:
 
     @staticmethod
     def gr(rt: ResourceType) -> GroupResource:
-        return (rt.group, rt.resource)
+        """Where the type's objects are stored (events.k8s.io events share the core events store)."""
+        storage = rt.extra.get("storage_gr")
+        return (str(storage[0]), str(storage[1])) if storage else (rt.group, rt.resource)
 
     def now(self) -> str:
         return format_time(self.clock())
 
     def view(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """The stored object as the request's version sees it."""
+        if rt.extra.get("convert") == "events.k8s.io/v1":
+            return builtins.event_from_core(obj)
         out = clone(obj)
         out["apiVersion"] = rt.api_version
         out["kind"] = rt.kind
         return out
+
+    def to_storage(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The request-version object in its stored form (storage version, or core events)."""
+        if rt.extra.get("convert") == "events.k8s.io/v1":
+            return builtins.event_to_core(obj)
+        obj["apiVersion"] = self._storage_api_version(rt)
+        obj["kind"] = rt.kind
+        return obj
 
     def _storage_api_version(self, rt: ResourceType) -> str:
         version = rt.extra.get("storage_version", rt.version)
@@ -615,11 +627,12 @@ class Engine:
         meta["creationTimestamp"] = self.now()
         if rt.is_custom or rt.extra.get("generation"):
             meta["generation"] = 1
-        obj["apiVersion"] = self._storage_api_version(rt)
-        obj["kind"] = rt.kind
         causes = self._validate_meta(rt, obj, create=True) + self._type_validate(rt, obj)
-        causes += self._schema_validate(rt, self.view(rt, obj), None)
+        if rt.extra.get("convert") == "events.k8s.io/v1":
+            causes += builtins.validate_new_event(obj)
+        causes += self._schema_validate(rt, obj, None)
         self._raise_invalid(rt, name, causes)
+        obj = self.to_storage(rt, obj)
         self._after_prepare(rt, obj, None)
         await self._admit(
             "validate",
@@ -792,7 +805,8 @@ class Engine:
         causes = self._validate_meta(rt, new, create=False) + self._type_validate(rt, new)
         causes += self._schema_validate(rt, new, old_view)
         self._raise_invalid(rt, name, causes)
-        new["apiVersion"] = self._storage_api_version(rt)
+        new = self.to_storage(rt, new)
+        meta = _meta(new)
         if rt.is_custom or rt.extra.get("generation"):
             skip = ("metadata", "status") if rt.has_status else ("metadata",)
             changed = _without(new, *skip, "apiVersion", "kind") != _without(old, *skip, "apiVersion", "kind")
@@ -1141,8 +1155,7 @@ class Engine:
         if rt.is_custom or rt.extra.get("generation"):
             meta.setdefault("generation", 1)
         obj = self._builtin_defaults(rt, obj, self.store.get(self.gr(rt), *_key(obj)))
-        obj["apiVersion"] = self._storage_api_version(rt)
-        obj["kind"] = rt.kind
+        obj = self.to_storage(rt, obj)
         if self.gr(rt) == CRD_GR:
             self._raise_invalid(rt, str(meta["name"]), crds.validate_crd(obj))
             self._after_prepare(rt, obj, None)

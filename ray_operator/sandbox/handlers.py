@@ -529,7 +529,7 @@ class Handlers:
             raise errors.bad_request(f"timeoutSeconds: {exc}") from exc
         bookmarks = parse_bool(query.get("allowWatchBookmarks"))
         watcher = store.watch(
-            gr=(rt.group, rt.resource),
+            gr=self.engine.gr(rt),
             namespace=namespace if rt.namespaced else None,
             labels=labels,
             fields=fields,

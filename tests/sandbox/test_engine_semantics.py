@@ -274,3 +274,28 @@ async def test_server_side_apply_conflicts_between_managers(http: tuple[Sandbox,
     status, err, _ = await call(s, "PATCH", WIDGETS + "/w?fieldManager=b", data=body(2), headers=apply)
     # the manager of a write without fieldManager is the User-Agent up to its first "/"
     assert status == 409 and 'conflict with "Python" using example.io/v1: .spec.size' in err["message"]
+
+
+async def test_events_are_one_store_seen_through_both_apis(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    new_events = "/apis/events.k8s.io/v1/namespaces/default/events"
+    status, body, _ = await call(s, "POST", new_events, json={"metadata": {"name": "e1"}, "note": "hi"})
+    assert status == 422 and {c["field"] for c in body["details"]["causes"]} >= {"eventTime", "reportingController"}
+    event = {
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "ray.io/op",
+        "reportingInstance": "op-1",
+        "action": "Create",
+        "reason": "Created",
+        "type": "Normal",
+        "note": "pod made",
+        "regarding": {"kind": "RayCluster", "name": "demo", "namespace": "default"},
+    }
+    status, created, _ = await call(s, "POST", new_events, json=event)
+    assert status == 201 and created["note"] == "pod made" and created["apiVersion"] == "events.k8s.io/v1"
+    _, core, _ = await call(s, "GET", "/api/v1/namespaces/default/events/e1")
+    assert core["message"] == "pod made" and core["involvedObject"]["name"] == "demo"
+    assert core["reportingComponent"] == "ray.io/op"
+    _, listed, _ = await call(s, "GET", new_events)
+    assert [e["note"] for e in listed["items"]] == ["pod made"]
