@@ -259,3 +259,47 @@ async def test_readyz_without_a_known_ca_checks_the_bare_handshake(pki: Pki, tmp
         assert resp.status == 200, await resp.text()
     state.stop.set()
     assert await asyncio.wait_for(task, 10) == EXIT_OK
+
+
+async def test_api_calls_without_their_own_timeout_get_the_default(tmp_path: Path) -> None:
+    """A hung API server must not hang the operator: calls time out after kube_request_timeout_seconds."""
+    from aiohttp import web
+
+    from ray_operator.runtime import kube_api_client
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hang)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    try:
+        from kubernetes_asyncio import client
+
+        cfg = settings(kubeconfig=str(kubeconfig), kube_request_timeout_seconds=0.5)
+        async with kube_api_client(cfg) as api:
+            assert api.user_agent == "ray-operator"
+            began = asyncio.get_running_loop().time()
+            with pytest.raises(asyncio.TimeoutError):
+                await client.CoreV1Api(api).list_namespace()
+            assert asyncio.get_running_loop().time() - began < 5
+    finally:
+        await runner.cleanup()
