@@ -338,3 +338,15 @@ async def test_namespace_deletion_removes_contents(api_client: Any, sandbox: San
     with pytest.raises(ApiException) as info:
         await core.read_namespace("team")
     assert info.value.status == 404
+
+
+async def test_expired_continue_token_is_410(api_client: Any, sandbox: Sandbox) -> None:
+    core = client.CoreV1Api(api_client)
+    for name in ("a", "b"):
+        await core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+    page = await core.list_namespaced_config_map("default", limit=1)
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
+    sandbox.control.compact()
+    with pytest.raises(ApiException) as info:
+        await core.list_namespaced_config_map("default", limit=1, _continue=page.metadata._continue)
+    assert info.value.status == 410 and "continue parameter is too old" in info.value.body

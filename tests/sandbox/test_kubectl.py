@@ -361,3 +361,18 @@ async def test_client_side_apply_of_a_huge_object_hits_the_annotation_limit(kube
         applied.stderr
     )
     assert (await kubectl("apply", "--server-side", "-f", manifest)).returncode == 0
+
+
+async def test_validate_warn_prints_unknown_fields_and_drops_them(kubectl: Kubectl, crd: None, tmp_path: Path) -> None:
+    result = await kubectl("create", "--validate=warn", "-f", write(tmp_path, "w.yaml", widget(foo=1)))
+    assert result.returncode == 0, result.stderr
+    assert 'Warning: unknown field "spec.foo"' in result.stderr
+    spec = json.loads((await kubectl("get", "widget", "demo", "-o", "json")).stdout)["spec"]
+    assert spec == {"size": 3}
+
+
+async def test_delete_dry_run_server_keeps_the_object(kubectl: Kubectl, crd: None, tmp_path: Path) -> None:
+    await kubectl("create", "-f", write(tmp_path, "w.yaml", widget()))
+    result = await kubectl("delete", "widget", "demo", "--dry-run=server")
+    assert result.returncode == 0 and "(server dry run)" in result.stdout
+    assert (await kubectl("get", "widget", "demo", "-o", "name")).stdout.strip() == "widget.example.io/demo"
