@@ -6,6 +6,7 @@ while the load generator runs on CPU 1:
 
 * **floor** - a bare aiohttp HTTPS endpoint that only parses the body and answers a fixed review;
 * **ours** - ``webhook.app`` with the project's real validation and defaulting;
+* **ours-noop** - the same server with rule functions that do nothing: what the server itself costs;
 * **kopf** - kopf's admission webhook server with handlers calling the same rules (kopf lives in its
   own throwaway venv, created on first use; a tiny fake API answers its discovery).
 
@@ -111,19 +112,25 @@ def serve_floor(port: int, cert: str, key: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, ssl_context=ctx, access_log=None, print=None)
 
 
-def serve_ours(port: int, cert: str, key: str) -> None:
+def serve_ours(port: int, cert: str, key: str, *, noop_rules: bool = False) -> None:
+    """Our webhook app; with ``noop_rules`` the rule functions do nothing, which isolates the cost of
+    the server (TLS, HTTP, review parsing and answering) from the cost of validation and defaulting."""
     sys.path.insert(0, str(REPO))
+    from types import SimpleNamespace
+
     from ray_operator.logging import configure_logging
     from webhook.app import build_app
-    from webhook.rules import raycluster_rules
+    from webhook.rules import Rules, raycluster_rules
     from webhook.server import HttpsServer
+
+    noop = Rules(validate=lambda new, old: SimpleNamespace(errors=[], warnings=[]), apply_defaults=lambda obj: obj)
 
     configure_logging(level="info", fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
 
     async def main() -> None:
-        app = build_app(rules=raycluster_rules(), max_body_bytes=3 * 1024 * 1024)
+        app = build_app(rules=noop if noop_rules else raycluster_rules(), max_body_bytes=3 * 1024 * 1024)
         await HttpsServer(app, host="127.0.0.1", port=port, ssl_context=ctx).serve()
 
     asyncio.run(main())
@@ -312,7 +319,7 @@ def main() -> int:
     parser.add_argument("--kopf-venv", type=Path, default=Path("/tmp/kopf-venv"))
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--no-kopf", action="store_true")
-    parser.add_argument("--serve", choices=["floor", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["floor", "ours", "ours-noop"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cert", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
@@ -320,8 +327,8 @@ def main() -> int:
     if args.serve == "floor":
         serve_floor(args.port, args.cert, args.key)
         return 0
-    if args.serve == "ours":
-        serve_ours(args.port, args.cert, args.key)
+    if args.serve in ("ours", "ours-noop"):
+        serve_ours(args.port, args.cert, args.key, noop_rules=args.serve == "ours-noop")
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
@@ -335,7 +342,7 @@ def main() -> int:
 
     servers: dict[str, tuple[list[str], dict[str, str]]] = {}
     ports: dict[str, int] = {}
-    for name in ("floor", "ours"):
+    for name in ("floor", "ours", "ours-noop"):
         ports[name] = free_port()
         servers[name] = (
             [
@@ -350,11 +357,12 @@ def main() -> int:
                 "--key",
                 str(key),
             ],
-            {"floor": "/validate", "ours": "/validate-ray-io-v1-raycluster"},
+            {},
         )
     paths = {
         "floor": {"validate": "/validate", "mutate": "/mutate"},
         "ours": {"validate": "/validate-ray-io-v1-raycluster", "mutate": "/mutate-ray-io-v1-raycluster"},
+        "ours-noop": {"validate": "/validate-ray-io-v1-raycluster", "mutate": "/mutate-ray-io-v1-raycluster"},
     }
     if not args.no_kopf:
         kopf = ensure_kopf_venv(args.kopf_venv)
@@ -434,9 +442,12 @@ def main() -> int:
     for op in ("validate", "mutate"):
         for concurrency in (1, 32):
             ours, floor = results[("ours", op, concurrency)], results[("floor", op, concurrency)]
+            noop = results[("ours-noop", op, concurrency)]
             line = (
                 f"  {op:8} c={concurrency:<3} p99 ours/floor {ours['p99_ms'] / floor['p99_ms']:5.2f}  "
-                f"throughput ours/floor {ours['rps'] / floor['rps']:5.2f}"
+                f"throughput ours/floor {ours['rps'] / floor['rps']:5.2f}  "
+                f"(no-op rules: p99 {noop['p99_ms'] / floor['p99_ms']:5.2f}, "
+                f"throughput {noop['rps'] / floor['rps']:5.2f})"
             )
             if ("kopf", op, concurrency) in results:
                 kopf_r = results[("kopf", op, concurrency)]

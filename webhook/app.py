@@ -99,7 +99,8 @@ def build_app(
     observer: RequestObserver | None = None,
 ) -> web.Application:
     """The webhook application: POST ``VALIDATE_PATH`` and ``MUTATE_PATH``, everything else refused."""
-    log = logger if logger is not None else structlog.get_logger("webhook")
+    # ``bind()`` resolves a lazy structlog proxy once, instead of on every admission.
+    log = (logger if logger is not None else structlog.get_logger("webhook")).bind()
     obs: RequestObserver = observer if observer is not None else _NoObserver()
     app = web.Application(client_max_size=max_body_bytes)
 

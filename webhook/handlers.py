@@ -94,19 +94,41 @@ def _bad_request(uid: str, message: str) -> AdmissionResponse:
     return AdmissionResponse(uid=uid, allowed=False, status=Status(code=400, reason="BadRequest", message=message))
 
 
-def _log(request: AdmissionRequest, logger: Any) -> Any:
-    return logger.bind(
-        admission_uid=request.uid,
-        operation=request.operation,
-        namespace=request.namespace,
-        raycluster=_object_name(request),
-        dry_run=request.dry_run,
-    )
+class _RequestLog:
+    """Log lines of one admission carrying ``admission_uid``, ``raycluster``, ``namespace``… as fields.
+
+    The context is passed per call rather than bound up front: most admissions log nothing at the
+    default level, and binding would cost a logger copy on every request of the hot path.
+    """
+
+    __slots__ = ("_context", "_logger")
+
+    def __init__(self, request: AdmissionRequest, logger: Any) -> None:
+        self._logger = logger
+        self._context = {
+            "admission_uid": request.uid,
+            "operation": request.operation,
+            "namespace": request.namespace,
+            "raycluster": _object_name(request),
+            "dry_run": request.dry_run,
+        }
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._logger.debug(event, **self._context, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._logger.info(event, **self._context, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._logger.warning(event, **self._context, **kw)
+
+    def exception(self, event: str, **kw: Any) -> None:
+        self._logger.exception(event, **self._context, **kw)
 
 
 def validate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = None) -> AdmissionResponse:
     """CREATE validates the new object, UPDATE the new against the old; DELETE and CONNECT are allowed."""
-    log = _log(request, logger or structlog.get_logger("webhook.validate"))
+    log = _RequestLog(request, logger or structlog.get_logger("webhook.validate"))
     uid = request.uid
     unhandled = unhandled_resource_warning(request)
     if unhandled is not None:
@@ -145,7 +167,7 @@ def mutate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = Non
     An object the defaulting cannot handle is let through unchanged: the validating webhook names
     the broken field, which is a better message than any the mutating webhook could give.
     """
-    log = _log(request, logger or structlog.get_logger("webhook.mutate"))
+    log = _RequestLog(request, logger or structlog.get_logger("webhook.mutate"))
     uid = request.uid
     unhandled = unhandled_resource_warning(request)
     if unhandled is not None:
