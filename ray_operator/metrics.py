@@ -73,9 +73,11 @@ class WebhookMetrics:
     def started(self, webhook: str) -> None:
         self._children(webhook)[0].inc()
 
-    def finished(self, webhook: str, code: int, seconds: float) -> None:
+    def finished(self, webhook: str, code: int | None, seconds: float) -> None:
         in_flight, latency = self._children(webhook)
         in_flight.dec()
+        if code is None:  # abandoned by the client: nothing was answered
+            return
         latency.observe(seconds)
         counter = self._by_code.get((webhook, code))
         if counter is None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import aiohttp
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
@@ -43,18 +44,21 @@ ReviewHandler = Callable[..., AdmissionResponse]
 
 
 class RequestObserver(Protocol):
-    """Receives one ``started`` and one ``finished`` call per request on a webhook path."""
+    """Receives one ``started`` and one ``finished`` call per request on a webhook path.
+
+    ``code`` is the HTTP status sent, or ``None`` when the request was abandoned (client gone).
+    """
 
     def started(self, webhook: str) -> None: ...
 
-    def finished(self, webhook: str, code: int, seconds: float) -> None: ...
+    def finished(self, webhook: str, code: int | None, seconds: float) -> None: ...
 
 
 class _NoObserver:
     def started(self, webhook: str) -> None:
         return None
 
-    def finished(self, webhook: str, code: int, seconds: float) -> None:
+    def finished(self, webhook: str, code: int | None, seconds: float) -> None:
         return None
 
 
@@ -110,9 +114,13 @@ def build_app(
         async def serve(request: web.Request) -> web.StreamResponse:
             obs.started(path)
             began = time.perf_counter()
-            response = await _serve(request, handler, max_body_bytes=max_body_bytes, logger=log)
-            obs.finished(path, response.status, time.perf_counter() - began)
-            return response
+            code: int | None = None  # stays None if the client went away mid-request
+            try:
+                response = await _serve(request, handler, max_body_bytes=max_body_bytes, logger=log)
+                code = response.status
+                return response
+            finally:
+                obs.finished(path, code, time.perf_counter() - began)
 
         return serve
 
@@ -141,6 +149,8 @@ async def _serve(
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _text(413, f"request body is larger than the limit of {max_body_bytes} bytes")
+    except (aiohttp.ClientError, ValueError) as exc:  # a truncated or mis-encoded body
+        return _text(400, f"could not read the request body: {type(exc).__name__}: {exc}")
     parsed = parse_review(body)
     if isinstance(parsed, str):
         logger.info("admission.bad_request", path=request.path, reason=parsed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -170,3 +171,31 @@ async def test_a_handler_bug_is_answered_as_a_review_not_an_http_500(webhook_ser
     assert status == 200
     assert data["response"]["uid"] == body["request"]["uid"] and data["response"]["allowed"] is False
     assert data["response"]["status"]["code"] == 500
+
+
+async def test_a_client_leaving_mid_body_does_not_leak_an_in_flight_request(
+    webhook_server: ServerFactory, pki: Pki
+) -> None:
+    from ray_operator.metrics import WebhookMetrics, new_registry
+
+    registry = new_registry(process_metrics=False)
+    srv = await webhook_server(observer=WebhookMetrics(registry))
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1", srv.port, ssl=pki.client_context(), server_hostname=SERVER_NAME
+    )
+    writer.write(
+        f"POST {VALIDATE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        'Content-Length: 1000\r\n\r\n{"apiVersion":'.encode()
+    )
+    await writer.drain()
+    labels = {"webhook": VALIDATE_PATH}
+    async with asyncio.timeout(5):
+        while registry.get_sample_value("controller_runtime_webhook_requests_in_flight", labels) != 1.0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    writer.close()
+    async with asyncio.timeout(5):
+        while registry.get_sample_value("controller_runtime_webhook_requests_in_flight", labels) != 0.0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert registry.get_sample_value("controller_runtime_webhook_requests_total", {**labels, "code": "500"}) is None
+    status, _ = await srv.post(VALIDATE_PATH, review(rc()))  # and the server carries on
+    assert status == 200
