@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import ssl
 import sys
@@ -105,13 +106,21 @@ async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
     from kubernetes_asyncio import client, config
 
     configuration = client.Configuration()
-    if settings.kubeconfig:
-        await config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            await config.load_kube_config(client_configuration=configuration)
+    try:
+        if settings.kubeconfig:
+            if not os.path.isfile(settings.kubeconfig):  # noqa: ASYNC240  # one stat, once, at start-up
+                raise KubeconfigError(
+                    f"kubeconfig {settings.kubeconfig} does not exist (flag --kubeconfig, env RAY_OPERATOR_KUBECONFIG)"
+                )
+            await config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except config.ConfigException:
+                await config.load_kube_config(client_configuration=configuration)
+    except config.ConfigException as exc:
+        where = settings.kubeconfig or "$KUBECONFIG or ~/.kube/config (not running in a cluster)"
+        raise KubeconfigError(f"cannot load a Kubernetes client configuration from {where}: {exc}") from exc
     api = client.ApiClient(configuration)
     api.user_agent = USER_AGENT  # lets audit logs (and the sandbox request log) tell the operator's calls apart
     _with_default_timeout(api, total=settings.kube_request_timeout_seconds)
@@ -125,6 +134,10 @@ def _default_certificate_source_factory() -> tuple[CertificateSourceFactory, Han
     from certs import handshake_ok, make_certificate_source
 
     return make_certificate_source, handshake_ok
+
+
+class KubeconfigError(Exception):
+    """No usable client configuration: a user error, reported without a traceback."""
 
 
 class _GracefulStop(Exception):
@@ -202,7 +215,10 @@ async def run(
                 settings=settings, api_client=api_client, logger=structlog.get_logger("certs")
             )
             return await _serve(settings, st, certificates, handshake_ok, rules)
-    except Exception as exc:  # start-up failed before any root task ran (config, client)
+    except KubeconfigError as exc:
+        log.error("operator_start_failed", error=str(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # start-up failed before any root task ran
         log.error("operator_start_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
         return EXIT_CRASHED
     finally:

@@ -303,3 +303,19 @@ async def test_api_calls_without_their_own_timeout_get_the_default(tmp_path: Pat
             assert asyncio.get_running_loop().time() - began < 5
     finally:
         await runner.cleanup()
+
+
+def test_a_missing_kubeconfig_is_a_clear_usage_error(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "ray-operator"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
+    missing = tmp_path / "nope.kubeconfig"
+    done = subprocess.run(
+        [str(exe), "run", "--mode", "webhook", "--kubeconfig", str(missing), "--log-format", "json"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2
+    failure = [json.loads(line) for line in done.stderr.splitlines() if "operator_start_failed" in line]
+    assert failure and failure[0]["error"] == (
+        f"kubeconfig {missing} does not exist (flag --kubeconfig, env RAY_OPERATOR_KUBECONFIG)"
+    )
+    assert "Traceback" not in done.stderr
