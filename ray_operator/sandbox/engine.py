@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from ray_operator.sandbox import builtins, crds, errors, managedfields, patching
+from ray_operator.sandbox import builtin_schemas, builtins, crds, decoding, errors, managedfields, patching
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import (
@@ -272,12 +272,26 @@ class Engine:
     # ---------------------------------------------------------------------------- schema plumbing
 
     def _schema_prune_default(self, rt: ResourceType, obj: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
-        if not rt.is_custom or rt.schema is None:
+        """Decode-level checks: unknown fields per fieldValidation, then defaults (CRs) or JSON types (built-ins)."""
+        if not rt.is_custom:
+            return self._builtin_decode(rt, obj, ctx)
+        if rt.schema is None:
             return obj
         schema = self.module("schema")
         if schema is None:
             return obj
         pruned, unknown = schema.prune(obj, rt.schema)
+        self._unknown_fields(rt, unknown, ctx)
+        defaulted: dict[str, Any] = schema.apply_defaults(pruned, rt.schema)
+        return defaulted
+
+    def _builtin_decode(self, rt: ResourceType, obj: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+        decoding.check_types(obj, group=rt.group, version=rt.version, kind=rt.kind)
+        pruned, unknown = builtin_schemas.prune_unknown_fields(obj, api_version=rt.api_version, kind=rt.kind)
+        self._unknown_fields(rt, unknown, ctx)
+        return pruned
+
+    def _unknown_fields(self, rt: ResourceType, unknown: list[str], ctx: WriteContext) -> None:
         if unknown and ctx.field_validation == "Strict":
             listed = ", ".join(f'unknown field "{u}"' for u in unknown)
             raise errors.bad_request(
@@ -285,8 +299,6 @@ class Engine:
             )
         if unknown and ctx.field_validation == "Warn":
             ctx.warnings.extend(f'unknown field "{u}"' for u in unknown)
-        defaulted: dict[str, Any] = schema.apply_defaults(pruned, rt.schema)
-        return defaulted
 
     def _schema_validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[errors.Cause]:
         if not rt.is_custom or rt.schema is None:
@@ -546,9 +558,17 @@ class Engine:
         entries = managedfields.transfer(entries, keep=previous, paths=managedfields.leaf_paths(changed))
         if operation == "Update" and previous is not None:
             fields = _union(previous.get("fieldsV1") or {}, fields)
-        if not fields and previous is None:
+        entries = [e for e in entries if e is not previous]
+        if fields:
+            entries.append(self._manager_entry(rt, manager=manager, operation=operation, sub=sub, fields=fields))
+        if entries:
             meta["managedFields"] = entries
-            return
+        else:
+            meta.pop("managedFields", None)
+
+    def _manager_entry(
+        self, rt: ResourceType, *, manager: str, operation: str, sub: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "manager": manager,
             "operation": operation,
@@ -559,9 +579,7 @@ class Engine:
         }
         if sub:
             entry["subresource"] = sub
-        entries = [e for e in entries if e is not previous]
-        entries.append(entry)
-        meta["managedFields"] = entries
+        return entry
 
     # ------------------------------------------------------------------------------------- create
 
@@ -679,8 +697,7 @@ class Engine:
         if kind and kind != rt.kind:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        if "metadata" in obj and not isinstance(obj["metadata"], dict):
-            raise errors.bad_request("metadata: expected an object")
+        _check_meta_types(rt, obj)
         meta = _meta(obj)
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -730,6 +747,7 @@ class Engine:
         operation: str,
         applied_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        _check_meta_types(rt, new)
         old_meta = old.get("metadata") or {}
         name = str(old_meta.get("name"))
         namespace = str(old_meta.get("namespace") or "")
@@ -795,6 +813,8 @@ class Engine:
         if sub != "status":
             new = self._schema_prune_default(rt, new, ctx)
             new = self._builtin_defaults(rt, new, old)
+        elif not rt.is_custom:
+            decoding.check_types(new, group=rt.group, version=rt.version, kind=rt.kind)
         old_view = self.view(rt, old)
         mutated = await self._admit(
             "mutate", operation="UPDATE", rt=rt, sub=sub, namespace=namespace, name=name, obj=new, old=old_view, ctx=ctx
@@ -1171,6 +1191,83 @@ class Engine:
         stored = self.store.commit(self.gr(rt), obj)
         self.on_change()
         return stored
+
+
+_META_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    **{
+        f: (str, "string")
+        for f in (
+            "name",
+            "generateName",
+            "namespace",
+            "resourceVersion",
+            "uid",
+            "selfLink",
+            "creationTimestamp",
+            "deletionTimestamp",
+        )
+    },
+    "generation": (int, "int64"),
+    "deletionGracePeriodSeconds": (int, "int64"),
+    "labels": (dict, "map[string]string"),
+    "annotations": (dict, "map[string]string"),
+    "finalizers": (list, "[]string"),
+    "ownerReferences": (list, "[]v1.OwnerReference"),
+    "managedFields": (list, "[]v1.ManagedFieldsEntry"),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Decode errors for ObjectMeta fields of the wrong JSON type (400, as the API server's decoder)."""
+
+    def fail(name: str, value: Any, go_type: str) -> errors.ApiError:
+        return errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
+            f"{_json_type(value)} into Go struct field ObjectMeta.metadata.{name} of type {go_type}"
+        )
+
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
+            f"{_json_type(meta)} into Go struct field .metadata of type v1.ObjectMeta"
+        )
+    for key, raw in list(meta.items()):
+        if raw is None:
+            del meta[key]
+            continue
+        value: Any = raw
+        expected = _META_TYPES.get(key)
+        if expected is None:
+            continue
+        py_type, go_type = expected
+        if not isinstance(value, py_type) or (py_type is int and isinstance(value, bool)):
+            raise fail(key, value, go_type)
+        container: Any = value
+        if key in ("labels", "annotations"):
+            for item in container.values():
+                if not isinstance(item, str):
+                    raise fail(key, item, "string")
+        elif key == "finalizers":
+            for item in container:
+                if not isinstance(item, str):
+                    raise fail(key, item, "string")
+        elif key in ("ownerReferences", "managedFields"):
+            for item in container:
+                if not isinstance(item, dict):
+                    raise fail(key, item, go_type[2:])
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:

@@ -65,8 +65,15 @@ def json_response(
     if content_type != "application/json":
         response.headers["Content-Type"] = content_type
     for text in warnings or ():
-        response.headers.add("Warning", '299 - "' + text.replace('"', '\\"') + '"')
+        response.headers.add("Warning", warning_header(text))
     return response
+
+
+def warning_header(text: str) -> str:
+    """``299 - "text"`` with quotes and backslashes escaped and control characters written as ``\\uXXXX``."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if 0x20 <= ord(c) != 0x7F else f"\\u{ord(c):04x}" for c in escaped)
+    return f'299 - "{escaped}"'
 
 
 def error_response(exc: errors.ApiError, *, warnings: list[str] | None = None) -> web.Response:

@@ -376,3 +376,19 @@ async def test_delete_dry_run_server_keeps_the_object(kubectl: Kubectl, crd: Non
     result = await kubectl("delete", "widget", "demo", "--dry-run=server")
     assert result.returncode == 0 and "(server dry run)" in result.stdout
     assert (await kubectl("get", "widget", "demo", "-o", "name")).stdout.strip() == "widget.example.io/demo"
+
+
+async def test_builtin_unknown_fields_and_wrong_types(kubectl: Kubectl, tmp_path: Path) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "imagePullPolcy": "Always"}]},
+    }
+    strict = await kubectl("create", "-f", write(tmp_path, "p.yaml", pod))
+    assert strict.returncode == 1
+    assert 'strict decoding error: unknown field "spec.containers[0].imagePullPolcy"' in strict.stderr
+    typed = dict(pod, spec=True)
+    wrong = await kubectl("create", "--validate=false", "-f", write(tmp_path, "t.yaml", typed))
+    assert wrong.returncode == 1
+    assert "json: cannot unmarshal bool into Go struct field Pod.spec of type v1.PodSpec" in wrong.stderr
