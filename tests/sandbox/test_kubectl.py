@@ -392,3 +392,35 @@ async def test_builtin_unknown_fields_and_wrong_types(kubectl: Kubectl, tmp_path
     wrong = await kubectl("create", "--validate=false", "-f", write(tmp_path, "t.yaml", typed))
     assert wrong.returncode == 1
     assert "json: cannot unmarshal bool into Go struct field Pod.spec of type v1.PodSpec" in wrong.stderr
+
+
+@pytest.mark.kubelet
+async def test_pod_lifecycle_with_the_fake_kubelet(kubectl: Kubectl, tmp_path: Path) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+    }
+    await kubectl("create", "-f", write(tmp_path, "p.yaml", pod))
+    waited = await kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=20s")
+    assert waited.returncode == 0 and "pod/web condition met" in waited.stdout
+    row = (await kubectl("get", "pods", "--no-headers")).stdout.split()
+    assert row[:3] == ["web", "1/1", "Running"]
+    deleted = await kubectl("delete", "pod", "web", "--timeout=20s")
+    assert deleted.returncode == 0 and 'pod "web" deleted' in deleted.stdout
+    assert (await kubectl("get", "pods", "--ignore-not-found", "-o", "name")).stdout.strip() == ""
+
+
+async def test_replace_with_a_stale_object_is_a_conflict(kubectl: Kubectl, tmp_path: Path) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    await kubectl("create", "-f", write(tmp_path, "c.yaml", cm))
+    stale = json.loads((await kubectl("get", "cm", "c", "-o", "json")).stdout)
+    await kubectl("patch", "cm", "c", "-p", '{"data":{"a":"2"}}')
+    stale["data"] = {"a": "3"}
+    result = await kubectl("replace", "-f", write(tmp_path, "stale.yaml", stale))
+    assert result.returncode == 1
+    assert (
+        'Operation cannot be fulfilled on configmaps "c": the object has been modified; please apply your '
+        "changes to the latest version and try again" in result.stderr
+    )
