@@ -137,7 +137,44 @@ def builtin_resource_types() -> list[ResourceType]:
             categories=("api-extensions",),
             generation=True,
         ),
+        _review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+        _review("authorization.k8s.io", "selfsubjectrulesreview", "SelfSubjectRulesReview"),
+        _review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
     ]
+
+
+def _review(group: str, resource: str, kind: str) -> ResourceType:
+    """A create-only, never stored review type (``kubectl auth can-i`` / ``whoami``); RBAC is not emulated."""
+    return ResourceType(
+        group=group,
+        version="v1",
+        resource=resource,
+        kind=kind,
+        singular=kind.lower(),
+        namespaced=False,
+        list_kind=f"{kind}List",
+        verbs=("create",),
+        extra={"review": True},
+    )
+
+
+def review_response(rt: ResourceType, body: Any, user: dict[str, Any]) -> dict[str, Any]:
+    """Everything is allowed: the sandbox's only user is a cluster admin."""
+    spec = body.get("spec") if isinstance(body, dict) and isinstance(body.get("spec"), dict) else {}
+    out: dict[str, Any] = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"creationTimestamp": None}}
+    if rt.kind == "SelfSubjectReview":
+        out["status"] = {"userInfo": {k: v for k, v in user.items() if v}}
+    elif rt.kind == "SelfSubjectRulesReview":
+        out["spec"] = spec
+        out["status"] = {
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": False,
+        }
+    else:
+        out["spec"] = spec
+        out["status"] = {"allowed": True, "reason": "the sandbox allows every request"}
+    return out
 
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

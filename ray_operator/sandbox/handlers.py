@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import errors, protobuf, registry
+from ray_operator.sandbox import builtins, errors, protobuf, registry
 from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
@@ -382,6 +382,11 @@ class Handlers:
             raise errors.no_such_route()
         if path.namespace is not None and not rt.namespaced:
             raise errors.no_such_route()
+        if rt.extra.get("review"):
+            if request.method != "POST" or path.name is not None:
+                raise errors.method_not_allowed()
+            body = await self._read_object(request)
+            return json_response(builtins.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()

@@ -1,11 +1,12 @@
 """Decode the few Kubernetes protobuf request bodies kubectl's typed generators send.
 
-``kubectl create namespace|configmap|secret|serviceaccount`` post ``application/vnd.kubernetes.protobuf``
-(the ``k8s\\0`` magic, then a ``runtime.Unknown`` envelope around the object), with no JSON fallback, so
+``kubectl create namespace|configmap|secret|serviceaccount`` and ``kubectl auth can-i|whoami`` post
+``application/vnd.kubernetes.protobuf`` (the ``k8s\\0`` magic, then a ``runtime.Unknown`` envelope around
+the object), with no JSON fallback, so
 the emulator must read them to be usable by hand. Only these kinds are decoded, with the field numbers of
 the upstream ``generated.proto`` files; anything else stays a 415 naming the JSON media types. Responses
 are always JSON, which clients accept. A general protobuf library with the Kubernetes descriptors was
-decided against: it would be a large dependency for four message types.
+decided against: it would be a large dependency for six message types.
 """
 
 from __future__ import annotations
@@ -127,11 +128,29 @@ def _service_account(data: bytes, obj: dict[str, Any]) -> None:
             obj["automountServiceAccountToken"] = bool(value)
 
 
+def _access_review(data: bytes, obj: dict[str, Any]) -> None:
+    names = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"}
+    for number, _, value in fields(data):
+        if number != 2:
+            continue
+        spec: dict[str, Any] = {}
+        for n, _, v in fields(value):
+            if n == 1:
+                spec["resourceAttributes"] = {names[k]: _text(x) for k, _, x in fields(v) if k in names and x}
+            elif n == 2:
+                spec["nonResourceAttributes"] = {
+                    {1: "path", 2: "verb"}[k]: _text(x) for k, _, x in fields(v) if k in (1, 2) and x
+                }
+        obj["spec"] = spec
+
+
 _KINDS: dict[tuple[str, str], Callable[[bytes, dict[str, Any]], None]] = {
     ("v1", "Namespace"): _namespace,
     ("v1", "ConfigMap"): _configmap,
     ("v1", "Secret"): _secret,
     ("v1", "ServiceAccount"): _service_account,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _access_review,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): lambda data, obj: None,
 }
 
 

@@ -424,3 +424,10 @@ async def test_replace_with_a_stale_object_is_a_conflict(kubectl: Kubectl, tmp_p
         'Operation cannot be fulfilled on configmaps "c": the object has been modified; please apply your '
         "changes to the latest version and try again" in result.stderr
     )
+
+
+async def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
+    can = await kubectl("auth", "can-i", "create", "pods", "-n", "default")
+    assert can.stdout.strip() == "yes", can.stderr
+    who = await kubectl("auth", "whoami")
+    assert who.returncode == 0 and "system:admin" in who.stdout
