@@ -183,6 +183,7 @@ def operator_settings(*, kubeconfig: Path) -> Settings:
         probe_port=0,
         metrics_host="127.0.0.1",
         metrics_port=0,
+        shutdown_delay_seconds=0.0,  # no Service endpoints to drain on a laptop
     )
 
 

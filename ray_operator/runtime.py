@@ -13,7 +13,9 @@ with exit code 2 and say so rather than run a webhook and pretend to reconcile.
 
 A root task that raises - or returns, which for a serve-forever task is also a failure - cancels
 the others and the process exits 1 after one ``root_task_crashed`` log line naming the task.
-SIGTERM and SIGINT stop every task gracefully and the process exits 0.
+SIGTERM and SIGINT stop every task gracefully and the process exits 0: first ``/readyz`` fails for
+``shutdown_delay_seconds`` while the webhook still answers (so the Service drops the pod before its
+port closes), then the servers finish in-flight requests and close.
 
 The Kubernetes client is created inside the running loop and closed on the way out; every API call
 that does not set its own timeout gets ``kube_request_timeout_seconds`` (kubernetes_asyncio has none).
@@ -159,6 +161,7 @@ class RuntimeState:
     metrics_port: int | None = None
     webhook_serving: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: bool = False
 
 
 async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
@@ -245,15 +248,20 @@ async def _serve(
         observer=WebhookMetrics(st.registry),
     )
     server_name = f"{settings.webhook_service_name}.{settings.namespace}.svc"
+
+    async def not_draining() -> str | None:
+        return "shutting down" if st.draining else None
+
     probe_app = build_probe_app(
         checks={
+            "shutdown": not_draining,
             "webhook": webhook_ready_check(
                 certificates=certificates,
                 handshake_ok=handshake_ok,
                 host=settings.webhook_host,
                 port=lambda: st.webhook_port if st.webhook_serving.is_set() else None,
                 server_hostname=server_name,
-            )
+            ),
         }
     )
     timeout = settings.shutdown_timeout_seconds
@@ -293,6 +301,12 @@ async def _serve(
 
     async def wait_for_stop() -> None:
         await st.stop.wait()
+        if settings.shutdown_delay_seconds > 0:
+            # Not ready any more, but still answering: the endpoints controller takes the pod out of
+            # the webhook Service before the listener goes away, so no admission hits a closed port.
+            st.draining = True
+            log.info("shutdown_draining", seconds=settings.shutdown_delay_seconds)
+            await asyncio.sleep(settings.shutdown_delay_seconds)
         raise _GracefulStop
 
     try:

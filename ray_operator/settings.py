@@ -155,6 +155,11 @@ class Settings:
     kube_request_timeout_seconds: float = 30.0
     """Client timeout of an API call that sets none itself (connect 10 s at most). Default 30 s."""
 
+    shutdown_delay_seconds: float = 2.0
+    """After SIGTERM, how long ``/readyz`` fails while the webhook keeps answering, so that the Service
+    endpoints drop this pod before its listener closes. Default 2 s (0 to stop at once).
+    """
+
 
 def _flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")

@@ -74,6 +74,7 @@ def settings(**kw: Any) -> Settings:
         metrics_host="127.0.0.1",
         metrics_port=0,
         shutdown_timeout_seconds=1.0,
+        shutdown_delay_seconds=0.0,
     )
     base.update(kw)
     return Settings(**base)
@@ -85,12 +86,14 @@ async def wait_for(predicate: Any, within: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def start(pki: Pki, tmp: Path, **kw: Any) -> tuple[asyncio.Task[int], RuntimeState, FakeCertificates]:
+async def start(
+    pki: Pki, tmp: Path, *, config: Settings | None = None, **kw: Any
+) -> tuple[asyncio.Task[int], RuntimeState, FakeCertificates]:
     certs = FakeCertificates(pki, tmp, **kw)
     state = RuntimeState(registry=new_registry(process_metrics=False))
     task = asyncio.create_task(
         run(
-            settings(),
+            config or settings(),
             api_client_factory=no_client,
             certificate_source_factory=lambda **_: certs,
             handshake_ok=handshake_ok,
@@ -319,3 +322,20 @@ def test_a_missing_kubeconfig_is_a_clear_usage_error(tmp_path: Path) -> None:
         f"kubeconfig {missing} does not exist (flag --kubeconfig, env RAY_OPERATOR_KUBECONFIG)"
     )
     assert "Traceback" not in done.stderr
+
+
+async def test_on_shutdown_readyz_fails_first_while_the_webhook_still_answers(pki: Pki, tmp_path: Path) -> None:
+    task, state, certs = await start(pki, tmp_path, config=settings(shutdown_delay_seconds=1.0))
+    certs.release.set()
+    await wait_for(state.webhook_serving.is_set)
+    state.stop.set()
+    await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        async with http.get(f"http://127.0.0.1:{state.probe_port}/readyz") as resp:
+            assert resp.status == 503 and "shutting down" in await resp.text()
+        url = f"https://127.0.0.1:{state.webhook_port}{VALIDATE_PATH}"
+        obj = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "a"}, "spec": {}}
+        async with http.post(url, json=review(obj), ssl=pki.client_context(), server_hostname=SERVER_NAME) as resp:
+            assert resp.status == 200
+    assert not task.done()
+    assert await asyncio.wait_for(task, 10) == EXIT_OK
