@@ -32,7 +32,7 @@ def _rt(
     categories: tuple[str, ...] = (),
     subresources: tuple[str, ...] = (),
     generation: bool = False,
-    dns_label_name: bool = False,
+    dns_label_name: str = "",  # "1123" or "1035" when names must be a DNS label, else a subdomain
     return_deleted: bool = True,
 ) -> ResourceType:
     return ResourceType(
@@ -61,7 +61,7 @@ def builtin_resource_types() -> list[ResourceType]:
             namespaced=False,
             short=("ns",),
             subresources=STATUS,
-            dns_label_name=True,
+            dns_label_name="1123",
         ),
         _rt("", "v1", "pods", "Pod", short=("po",), categories=("all",), subresources=STATUS),
         _rt(
@@ -72,7 +72,7 @@ def builtin_resource_types() -> list[ResourceType]:
             short=("svc",),
             categories=("all",),
             subresources=STATUS,
-            dns_label_name=True,
+            dns_label_name="1035",
         ),
         _rt("", "v1", "configmaps", "ConfigMap", short=("cm",)),
         _rt("", "v1", "secrets", "Secret"),
@@ -443,3 +443,30 @@ def validate_new_event(event: dict[str, Any]) -> list[errors.Cause]:
             errors.Cause(reason="FieldValueTooLong", field="note", message="Too long: may not be more than 1024 bytes")
         )
     return causes
+
+
+POD_UPDATE_FORBIDDEN = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing "
+    "tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+)
+
+
+def _mutable_cleared(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    out = copy.deepcopy(spec)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"):
+        out.pop(key, None)
+    for key in ("containers", "initContainers"):
+        for container in out.get(key) or ():
+            if isinstance(container, dict):
+                container.pop("image", None)
+    return out
+
+
+def pod_update_causes(new: dict[str, Any], old: dict[str, Any]) -> list[errors.Cause]:
+    """A pod's spec is immutable but for images and a few fields; anything else is a 422, as upstream."""
+    if _mutable_cleared(new.get("spec")) == _mutable_cleared(old.get("spec")):
+        return []
+    return [errors.Cause(reason="FieldValueForbidden", field="spec", message=POD_UPDATE_FORBIDDEN)]

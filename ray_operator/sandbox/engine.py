@@ -315,19 +315,9 @@ class Engine:
         name = meta.get("name") or ""
         if create and name:
             if rt.extra.get("dns_label_name"):
-                if len(name) > 63 or not _DNS_LABEL.match(name):
-                    causes.append(
-                        errors.Cause(
-                            reason="FieldValueInvalid",
-                            field="metadata.name",
-                            message=f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                            "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                            "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-                            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-                            if len(name) <= 63
-                            else f'Invalid value: "{name}": must be no more than 63 characters',
-                        )
-                    )
+                message = _label_name_error(name, rfc=str(rt.extra["dns_label_name"]))
+                if message:
+                    causes.append(errors.Cause(reason="FieldValueInvalid", field="metadata.name", message=message))
             elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
                 causes.append(
                     errors.Cause(
@@ -824,6 +814,8 @@ class Engine:
         meta = _meta(new)
         causes = self._validate_meta(rt, new, create=False) + self._type_validate(rt, new)
         causes += self._schema_validate(rt, new, old_view)
+        if sub != "status" and self.gr(rt) == ("", "pods"):
+            causes += builtins.pod_update_causes(new, old)
         self._raise_invalid(rt, name, causes)
         new = self.to_storage(rt, new)
         meta = _meta(new)
@@ -1268,6 +1260,28 @@ def _check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
             for item in container:
                 if not isinstance(item, dict):
                     raise fail(key, item, go_type[2:])
+
+
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _label_name_error(name: str, *, rfc: str) -> str | None:
+    """The apimachinery text for a name that is not a DNS-1123 (or, for services, DNS-1035) label."""
+    if len(name) > 63:
+        return f'Invalid value: "{name}": must be no more than 63 characters'
+    if rfc == "1035" and not _DNS_1035.match(name):
+        return (
+            f'Invalid value: "{name}": a DNS-1035 label must consist of lower case alphanumeric characters or '
+            "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )
+    if rfc != "1035" and not _DNS_LABEL.match(name):
+        return (
+            f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
+            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+            "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        )
+    return None
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:

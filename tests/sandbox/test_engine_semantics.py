@@ -299,3 +299,24 @@ async def test_events_are_one_store_seen_through_both_apis(http: tuple[Sandbox, 
     assert core["reportingComponent"] == "ray.io/op"
     _, listed, _ = await call(s, "GET", new_events)
     assert [e["note"] for e in listed["items"]] == ["pod made"]
+
+
+async def test_pod_spec_is_immutable_but_images_and_service_names_are_dns_1035(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
+    await call(s, "POST", pods, json=pod)
+    status, body, _ = await call(s, "PATCH", pods + "/p", data='{"spec":{"restartPolicy":"Never"}}', headers=MERGE)
+    assert status == 422 and "pod updates may not change fields other than" in body["message"]
+    patch = '{"spec":{"containers":[{"name":"c","image":"ray:2.10"}]},"metadata":{"labels":{"a":"b"}}}'
+    status, body, _ = await call(s, "PATCH", pods + "/p", data=patch, headers=MERGE)
+    assert status == 200 and body["spec"]["containers"][0]["image"] == "ray:2.10"
+    status, body, _ = await call(
+        s,
+        "POST",
+        "/api/v1/namespaces/default/services",
+        json={"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 80}]}},
+    )
+    assert status == 422 and "a DNS-1035 label" in body["message"]
