@@ -37,6 +37,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
         sock.listen(512)
         sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     except BaseException:
         sock.close()
         raise

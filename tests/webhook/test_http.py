@@ -199,3 +199,20 @@ async def test_a_client_leaving_mid_body_does_not_leak_an_in_flight_request(
     assert registry.get_sample_value("controller_runtime_webhook_requests_total", {**labels, "code": "500"}) is None
     status, _ = await srv.post(VALIDATE_PATH, review(rc()))  # and the server carries on
     assert status == 200
+
+
+def test_a_port_in_use_is_reported_with_the_address() -> None:
+    import socket
+
+    from webhook.server import bind_socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            bind_socket("127.0.0.1", port).close()
+        except OSError as exc:
+            assert f"cannot listen on 127.0.0.1:{port}" in str(exc)
+        else:
+            raise AssertionError("binding a port in use must fail")
