@@ -20,7 +20,6 @@ import importlib
 import json
 import logging
 import random
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,28 +29,20 @@ from typing import Any
 
 import yaml
 
-from ray_operator.sandbox import builtin_schemas, builtins, crds, decoding, errors, managedfields, patching
+from ray_operator.sandbox import builtin_schemas, builtins, crds, decoding, errors, managedfields, objectmeta, patching
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import (
-    label_value_error,
-    parse_field_selector,
-    parse_label_selector,
-    qualified_name_error,
-)
+from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
 from ray_operator.sandbox.store import GroupResource, Store, clone
 
 log = logging.getLogger(__name__)
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 CRD_GR: GroupResource = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACE_GR: GroupResource = ("", "namespaces")
 SERVICE_GR: GroupResource = ("", "services")
 MUTATING_GR: GroupResource = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
 VALIDATING_GR: GroupResource = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
-MAX_ANNOTATIONS = 262144
 DEFAULT_USER = {"username": "system:admin", "uid": "", "groups": ["system:masters", "system:authenticated"]}
 
 MERGE = "application/merge-patch+json"
@@ -228,7 +219,9 @@ class Engine:
             )
         if resource_version_match and not resource_version:
             raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-        if resource_version_match == "Exact" and resource_version and int(resource_version or 0) != self.store.rv:
+        if resource_version and not resource_version.isdigit():
+            raise errors.bad_request(f'resourceVersion: Invalid value: "{resource_version}": invalid value')
+        if resource_version_match == "Exact" and resource_version and int(resource_version) != self.store.rv:
             raise errors.gone(f"too old resource version: {resource_version} ({self.store.rv})")
         start_after: tuple[str, str] | None = None
         list_rv = self.store.rv
@@ -307,86 +300,6 @@ class Engine:
         if schema is None:
             return []
         causes: list[errors.Cause] = schema.validate(obj, rt.schema, old=old)
-        return causes
-
-    def _validate_meta(self, rt: ResourceType, obj: dict[str, Any], *, create: bool) -> list[errors.Cause]:
-        causes: list[errors.Cause] = []
-        meta = obj.get("metadata") or {}
-        name = meta.get("name") or ""
-        if create and name:
-            if rt.extra.get("dns_label_name"):
-                message = _label_name_error(name, rfc=str(rt.extra["dns_label_name"]))
-                if message:
-                    causes.append(errors.Cause(reason="FieldValueInvalid", field="metadata.name", message=message))
-            elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-                causes.append(
-                    errors.Cause(
-                        reason="FieldValueInvalid",
-                        field="metadata.name",
-                        message=f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-                        "(e.g. 'example.com', regex used for validation is "
-                        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-                    )
-                )
-        labels = meta.get("labels") or {}
-        if not isinstance(labels, dict):
-            causes.append(
-                errors.Cause(
-                    reason="FieldValueTypeInvalid",
-                    field="metadata.labels",
-                    message="Invalid value: must be a map of strings",
-                )
-            )
-            labels = {}
-        for key, value in labels.items():
-            err = qualified_name_error(str(key))
-            if err:
-                causes.append(
-                    errors.Cause(
-                        reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{key}": {err}'
-                    )
-                )
-            verr = label_value_error(str(value)) if isinstance(value, str) else "must be a string"
-            if verr:
-                causes.append(
-                    errors.Cause(
-                        reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{value}": {verr}'
-                    )
-                )
-        annotations = meta.get("annotations") or {}
-        if isinstance(annotations, dict):
-            size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
-            if size > MAX_ANNOTATIONS:
-                causes.append(
-                    errors.Cause(
-                        reason="FieldValueTooLong",
-                        field="metadata.annotations",
-                        message=f"Too long: must have at most {MAX_ANNOTATIONS} bytes",
-                    )
-                )
-        refs = meta.get("ownerReferences") or []
-        controllers = [r for r in refs if isinstance(r, dict) and r.get("controller")]
-        if len(controllers) > 1:
-            causes.append(
-                errors.Cause(
-                    reason="FieldValueInvalid",
-                    field="metadata.ownerReferences",
-                    message="Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to "
-                    f'true. Found "true" in references for {controllers[0].get("kind")}/{controllers[0].get("name")} '
-                    f"and {controllers[1].get('kind')}/{controllers[1].get('name')}",
-                )
-            )
-        for i, ref in enumerate(refs):
-            for req in ("apiVersion", "kind", "name", "uid"):
-                if not isinstance(ref, dict) or not ref.get(req):
-                    causes.append(
-                        errors.Cause(
-                            reason="FieldValueRequired" if req != "uid" else "FieldValueInvalid",
-                            field=f"metadata.ownerReferences[{i}].{req}",
-                            message="Required value" if req != "uid" else 'Invalid value: "": uid must not be empty',
-                        )
-                    )
         return causes
 
     def _raise_invalid(self, rt: ResourceType, name: str, causes: list[errors.Cause]) -> None:
@@ -534,7 +447,7 @@ class Engine:
         entries = [e for e in (meta.get("managedFields") or ()) if isinstance(e, dict)]
         before = _strip_meta(old, patching.IGNORED_METADATA) if old else {}
         after = _strip_meta(obj, patching.IGNORED_METADATA)
-        changed = _changed_fields(before, after)
+        changed = managedfields.changed_fields(before, after)
         if fields is None:
             fields = changed
         previous = next(
@@ -547,7 +460,7 @@ class Engine:
         )
         entries = managedfields.transfer(entries, keep=previous, paths=managedfields.leaf_paths(changed))
         if operation == "Update" and previous is not None:
-            fields = _union(previous.get("fieldsV1") or {}, fields)
+            fields = managedfields.union(previous.get("fieldsV1") or {}, fields)
         entries = [e for e in entries if e is not previous]
         if fields:
             entries.append(self._manager_entry(rt, manager=manager, operation=operation, sub=sub, fields=fields))
@@ -635,7 +548,7 @@ class Engine:
         meta["creationTimestamp"] = self.now()
         if rt.is_custom or rt.extra.get("generation"):
             meta["generation"] = 1
-        causes = self._validate_meta(rt, obj, create=True) + self._type_validate(rt, obj)
+        causes = objectmeta.validate_meta(rt, obj, create=True) + self._type_validate(rt, obj)
         if rt.extra.get("convert") == "events.k8s.io/v1":
             causes += builtins.validate_new_event(obj)
         causes += self._schema_validate(rt, obj, None)
@@ -687,7 +600,7 @@ class Engine:
         if kind and kind != rt.kind:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        _check_meta_types(rt, obj)
+        objectmeta.check_meta_types(rt, obj)
         meta = _meta(obj)
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -737,7 +650,7 @@ class Engine:
         operation: str,
         applied_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        _check_meta_types(rt, new)
+        objectmeta.check_meta_types(rt, new)
         old_meta = old.get("metadata") or {}
         name = str(old_meta.get("name"))
         namespace = str(old_meta.get("namespace") or "")
@@ -812,7 +725,7 @@ class Engine:
         if mutated is not None and mutated != new:
             new = self._schema_prune_default(rt, mutated, WriteContext(field_validation="Ignore"))
         meta = _meta(new)
-        causes = self._validate_meta(rt, new, create=False) + self._type_validate(rt, new)
+        causes = objectmeta.validate_meta(rt, new, create=False) + self._type_validate(rt, new)
         causes += self._schema_validate(rt, new, old_view)
         if sub != "status" and self.gr(rt) == ("", "pods"):
             causes += builtins.pod_update_causes(new, old)
@@ -1185,136 +1098,6 @@ class Engine:
         return stored
 
 
-_META_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
-    **{
-        f: (str, "string")
-        for f in (
-            "name",
-            "generateName",
-            "namespace",
-            "resourceVersion",
-            "uid",
-            "selfLink",
-            "creationTimestamp",
-            "deletionTimestamp",
-        )
-    },
-    "generation": (int, "int64"),
-    "deletionGracePeriodSeconds": (int, "int64"),
-    "labels": (dict, "map[string]string"),
-    "annotations": (dict, "map[string]string"),
-    "finalizers": (list, "[]string"),
-    "ownerReferences": (list, "[]v1.OwnerReference"),
-    "managedFields": (list, "[]v1.ManagedFieldsEntry"),
-}
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Decode errors for ObjectMeta fields of the wrong JSON type (400, as the API server's decoder)."""
-
-    def fail(name: str, value: Any, go_type: str) -> errors.ApiError:
-        return errors.bad_request(
-            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
-            f"{_json_type(value)} into Go struct field ObjectMeta.metadata.{name} of type {go_type}"
-        )
-
-    meta = obj.get("metadata")
-    if meta is None:
-        return
-    if not isinstance(meta, dict):
-        raise errors.bad_request(
-            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
-            f"{_json_type(meta)} into Go struct field .metadata of type v1.ObjectMeta"
-        )
-    for key, raw in list(meta.items()):
-        if raw is None:
-            del meta[key]
-            continue
-        value: Any = raw
-        expected = _META_TYPES.get(key)
-        if expected is None:
-            continue
-        py_type, go_type = expected
-        if not isinstance(value, py_type) or (py_type is int and isinstance(value, bool)):
-            raise fail(key, value, go_type)
-        container: Any = value
-        if key in ("labels", "annotations"):
-            for item in container.values():
-                if not isinstance(item, str):
-                    raise fail(key, item, "string")
-        elif key == "finalizers":
-            for item in container:
-                if not isinstance(item, str):
-                    raise fail(key, item, "string")
-        elif key in ("ownerReferences", "managedFields"):
-            for item in container:
-                if not isinstance(item, dict):
-                    raise fail(key, item, go_type[2:])
-
-
-_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _label_name_error(name: str, *, rfc: str) -> str | None:
-    """The apimachinery text for a name that is not a DNS-1123 (or, for services, DNS-1035) label."""
-    if len(name) > 63:
-        return f'Invalid value: "{name}": must be no more than 63 characters'
-    if rfc == "1035" and not _DNS_1035.match(name):
-        return (
-            f'Invalid value: "{name}": a DNS-1035 label must consist of lower case alphanumeric characters or '
-            "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        )
-    if rfc != "1035" and not _DNS_LABEL.match(name):
-        return (
-            f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-        )
-    return None
-
-
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-
-
-def _changed_fields(before: Any, after: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if not isinstance(after, dict):
-        return out
-    for key, value in after.items():
-        if key in ("apiVersion", "kind"):
-            continue
-        prior = before.get(key) if isinstance(before, dict) else None
-        if prior == value:
-            continue
-        if isinstance(value, dict) and value and isinstance(prior, dict):
-            sub = _changed_fields(prior, value)
-            if sub:
-                out[f"f:{key}"] = sub
-        elif isinstance(value, dict) and value:
-            out[f"f:{key}"] = patching.fields_v1(value)
-        else:
-            out[f"f:{key}"] = {}
-    return out
-
-
-def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = clone(a)
-    for key, value in b.items():
-        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
-            out[key] = _union(out[key], value)
-        else:
-            out[key] = clone(value)
-    return out

@@ -11,11 +11,12 @@ common cases (scalars and maps) in a hundred lines.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import errors, patching
 
 Path = tuple[str, ...]
 
@@ -154,3 +155,34 @@ def allowed_from_last_applied(live: dict[str, Any], touched: Any) -> set[Path]:
 
 def covered(path: Path, allowed: set[Path]) -> bool:
     return any(_overlap(path, a) for a in allowed)
+
+
+def changed_fields(before: Any, after: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(after, dict):
+        return out
+    for key, value in after.items():
+        if key in ("apiVersion", "kind"):
+            continue
+        prior = before.get(key) if isinstance(before, dict) else None
+        if prior == value:
+            continue
+        if isinstance(value, dict) and value and isinstance(prior, dict):
+            sub = changed_fields(prior, value)
+            if sub:
+                out[f"f:{key}"] = sub
+        elif isinstance(value, dict) and value:
+            out[f"f:{key}"] = patching.fields_v1(value)
+        else:
+            out[f"f:{key}"] = {}
+    return out
+
+
+def union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(a)
+    for key, value in b.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = union(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,200 @@
+"""ObjectMeta checks shared by every kind: JSON types (decode errors) and field validation (422 causes).
+
+Kept apart from the request pipeline because they are pure functions of one object, with the
+apimachinery texts users see (``a lowercase RFC 1123 subdomain must consist of...``, ``Too long: must have
+at most 262144 bytes``, ``json: cannot unmarshal ... into Go struct field ObjectMeta...``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.selectors import label_value_error, qualified_name_error
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_ANNOTATIONS = 262144
+
+
+def validate_meta(rt: ResourceType, obj: dict[str, Any], *, create: bool) -> list[errors.Cause]:
+    """ObjectMeta validation: name format, label keys and values, annotation size, owner references."""
+    causes: list[errors.Cause] = []
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or ""
+    if create and name:
+        if rt.extra.get("dns_label_name"):
+            message = label_name_error(name, rfc=str(rt.extra["dns_label_name"]))
+            if message:
+                causes.append(errors.Cause(reason="FieldValueInvalid", field="metadata.name", message=message))
+        elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueInvalid",
+                    field="metadata.name",
+                    message=f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+                    "(e.g. 'example.com', regex used for validation is "
+                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                )
+            )
+    labels = meta.get("labels") or {}
+    if not isinstance(labels, dict):
+        causes.append(
+            errors.Cause(
+                reason="FieldValueTypeInvalid",
+                field="metadata.labels",
+                message="Invalid value: must be a map of strings",
+            )
+        )
+        labels = {}
+    for key, value in labels.items():
+        err = qualified_name_error(str(key))
+        if err:
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{key}": {err}'
+                )
+            )
+        verr = label_value_error(str(value)) if isinstance(value, str) else "must be a string"
+        if verr:
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{value}": {verr}'
+                )
+            )
+    annotations = meta.get("annotations") or {}
+    if isinstance(annotations, dict):
+        size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+        if size > MAX_ANNOTATIONS:
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueTooLong",
+                    field="metadata.annotations",
+                    message=f"Too long: must have at most {MAX_ANNOTATIONS} bytes",
+                )
+            )
+    refs = meta.get("ownerReferences") or []
+    controllers = [r for r in refs if isinstance(r, dict) and r.get("controller")]
+    if len(controllers) > 1:
+        causes.append(
+            errors.Cause(
+                reason="FieldValueInvalid",
+                field="metadata.ownerReferences",
+                message="Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to "
+                f'true. Found "true" in references for {controllers[0].get("kind")}/{controllers[0].get("name")} '
+                f"and {controllers[1].get('kind')}/{controllers[1].get('name')}",
+            )
+        )
+    for i, ref in enumerate(refs):
+        for req in ("apiVersion", "kind", "name", "uid"):
+            if not isinstance(ref, dict) or not ref.get(req):
+                causes.append(
+                    errors.Cause(
+                        reason="FieldValueRequired" if req != "uid" else "FieldValueInvalid",
+                        field=f"metadata.ownerReferences[{i}].{req}",
+                        message="Required value" if req != "uid" else 'Invalid value: "": uid must not be empty',
+                    )
+                )
+    return causes
+
+
+_META_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    **{
+        f: (str, "string")
+        for f in (
+            "name",
+            "generateName",
+            "namespace",
+            "resourceVersion",
+            "uid",
+            "selfLink",
+            "creationTimestamp",
+            "deletionTimestamp",
+        )
+    },
+    "generation": (int, "int64"),
+    "deletionGracePeriodSeconds": (int, "int64"),
+    "labels": (dict, "map[string]string"),
+    "annotations": (dict, "map[string]string"),
+    "finalizers": (list, "[]string"),
+    "ownerReferences": (list, "[]v1.OwnerReference"),
+    "managedFields": (list, "[]v1.ManagedFieldsEntry"),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Decode errors for ObjectMeta fields of the wrong JSON type (400, as the API server's decoder)."""
+
+    def fail(name: str, value: Any, go_type: str) -> errors.ApiError:
+        return errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
+            f"{_json_type(value)} into Go struct field ObjectMeta.metadata.{name} of type {go_type}"
+        )
+
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
+            f"{_json_type(meta)} into Go struct field .metadata of type v1.ObjectMeta"
+        )
+    for key, raw in list(meta.items()):
+        if raw is None:
+            del meta[key]
+            continue
+        value: Any = raw
+        expected = _META_TYPES.get(key)
+        if expected is None:
+            continue
+        py_type, go_type = expected
+        if not isinstance(value, py_type) or (py_type is int and isinstance(value, bool)):
+            raise fail(key, value, go_type)
+        container: Any = value
+        if key in ("labels", "annotations"):
+            for item in container.values():
+                if not isinstance(item, str):
+                    raise fail(key, item, "string")
+        elif key == "finalizers":
+            for item in container:
+                if not isinstance(item, str):
+                    raise fail(key, item, "string")
+        elif key in ("ownerReferences", "managedFields"):
+            for item in container:
+                if not isinstance(item, dict):
+                    raise fail(key, item, go_type[2:])
+
+
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def label_name_error(name: str, *, rfc: str) -> str | None:
+    """The apimachinery text for a name that is not a DNS-1123 (or, for services, DNS-1035) label."""
+    if len(name) > 63:
+        return f'Invalid value: "{name}": must be no more than 63 characters'
+    if rfc == "1035" and not _DNS_1035.match(name):
+        return (
+            f'Invalid value: "{name}": a DNS-1035 label must consist of lower case alphanumeric characters or '
+            "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )
+    if rfc != "1035" and not _DNS_LABEL.match(name):
+        return (
+            f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
+            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+            "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        )
+    return None
