@@ -199,3 +199,25 @@ async def test_pods_on_the_kubelet_node_terminate_gracefully(sandbox: Sandbox, a
         await asyncio.sleep(0.05)
     else:
         pytest.fail("the kubelet never finished the pod")
+
+
+async def test_watch_list_sends_initial_events_then_the_end_bookmark() -> None:
+    async with Sandbox(tls=False) as sb, aiohttp.ClientSession() as http:
+        for name in ("a", "b"):
+            async with http.post(f"{sb.url}/api/v1/namespaces/default/configmaps", json={"metadata": {"name": name}}):
+                pass
+        params = {
+            "watch": "true",
+            "sendInitialEvents": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": "1",
+        }
+        async with http.get(f"{sb.url}/api/v1/namespaces/default/configmaps", params=params) as resp:
+            events = [json.loads(raw) async for raw in resp.content]
+        assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:3]] == [
+            ("ADDED", "a"),
+            ("ADDED", "b"),
+            ("BOOKMARK", None),
+        ]
+        assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
