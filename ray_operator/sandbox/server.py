@@ -42,6 +42,15 @@ ADMIN_USER = {"username": "system:admin", "uid": "", "groups": ["system:masters"
 
 
 class Sandbox:
+    """An emulated kube-apiserver on ``host:port`` (0 = a free port), started by ``async with``.
+
+    ``tls`` serves HTTPS with a fresh CA (``ca_pem``) and requires ``token``; without it, plain HTTP and no
+    authentication. ``kubelet`` runs the fake kubelet (node ``emulator-node``) with ``kubelet_options``.
+    ``history_size`` bounds the watch history (older resourceVersions get 410), ``watcher_queue_size`` the
+    events buffered per watch before it is closed, ``bookmark_interval`` and ``default_watch_timeout`` are in
+    seconds, and ``clock`` replaces the wall clock (``control.advance_clock`` moves it forward).
+    """
+
     def __init__(
         self,
         *,
