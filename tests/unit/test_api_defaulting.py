@@ -116,6 +116,31 @@ def test_input_is_never_mutated() -> None:
     assert obj == snapshot  # a deep copy, not shared sub-objects
 
 
+def _containers_by_id(value: Any) -> dict[int, Any]:
+    """Every dict and list of a JSON tree, by identity."""
+    found: dict[int, Any] = {}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found[id(item)] = item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            found[id(item)] = item
+            stack.extend(item)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.yaml")), ids=lambda p: p.stem)
+def test_result_shares_no_dict_or_list_with_the_input(path: Path) -> None:
+    """The webhook diffs the result against the request object; a shared sub-object would hide changes."""
+    manifest = yaml.safe_load(path.read_text())
+    snapshot = copy.deepcopy(manifest)
+    result = apply_defaults(manifest)
+    assert manifest == snapshot
+    assert not set(_containers_by_id(result)) & set(_containers_by_id(manifest))
+
+
 @pytest.mark.parametrize(
     "odd",
     [
