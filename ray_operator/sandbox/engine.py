@@ -77,6 +77,14 @@ def optional_module(name: str) -> ModuleType | None:
         raise
 
 
+MAX_ATTEMPTS = 5
+"""Times a patch or unconditional update is recomputed when another write lands during its admission."""
+
+
+class _StaleRead(Exception):
+    """The object changed between the read and the commit of a write (admission webhooks awaited)."""
+
+
 @dataclass
 class WriteContext:
     """Per-request options and the warnings to answer with."""
@@ -623,7 +631,6 @@ class Engine:
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
-        old = self.get_stored(rt, namespace, name)
         if not meta.get("resourceVersion") and rt.is_custom:
             raise errors.invalid(
                 rt.kind,
@@ -637,7 +644,14 @@ class Engine:
                     )
                 ],
             )
-        return await self._update_pipeline(rt, old, obj, ctx, sub=sub, operation="Update")
+        for _ in range(MAX_ATTEMPTS):
+            old = self.get_stored(rt, namespace, name)
+            try:
+                return await self._update_pipeline(rt, old, clone(obj), ctx, sub=sub, operation="Update")
+            except _StaleRead:
+                if meta.get("resourceVersion"):
+                    break  # the precondition no longer holds
+        raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
 
     async def _update_pipeline(
         self,
@@ -755,6 +769,8 @@ class Engine:
             self._record_manager(
                 rt, new, old, manager=ctx.field_manager, operation=operation, sub=sub, fields=applied_fields
             )
+        if self.store.get(self.gr(rt), namespace, name) is not old:
+            raise _StaleRead  # another write landed while admission webhooks ran
         if ctx.dry_run:
             return self.view(rt, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -783,9 +799,17 @@ class Engine:
             raise errors.unsupported_media_type(accepted)
         if media == APPLY:
             return await self._apply(rt, namespace, name, body, ctx, sub=sub)
-        old = self.get_stored(rt, namespace, name)
-        current = self.view(rt, old)
         patch = patching.decode_json(body)
+        for _ in range(MAX_ATTEMPTS):
+            old = self.get_stored(rt, namespace, name)
+            new = self._patched(rt, self.view(rt, old), media, patch)
+            try:
+                return 200, await self._update_pipeline(rt, old, new, ctx, sub=sub, operation="Update")
+            except _StaleRead:
+                continue
+        raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
+
+    def _patched(self, rt: ResourceType, current: dict[str, Any], media: str, patch: Any) -> dict[str, Any]:
         if media == MERGE:
             if not isinstance(patch, dict):
                 raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
@@ -806,7 +830,7 @@ class Engine:
                 raise errors.ApiError(code=422, reason="Invalid", message=str(exc)) from exc
         if not isinstance(new, dict):
             raise errors.bad_request("the patch must produce an object")
-        return 200, await self._update_pipeline(rt, old, new, ctx, sub=sub, operation="Update")
+        return new
 
     async def _apply(
         self, rt: ResourceType, namespace: str, name: str, body: bytes, ctx: WriteContext, *, sub: str
@@ -827,6 +851,16 @@ class Engine:
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return await self._apply_once(rt, namespace, name, applied, ctx, sub=sub)
+            except _StaleRead:
+                continue
+        raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
+
+    async def _apply_once(
+        self, rt: ResourceType, namespace: str, name: str, applied: dict[str, Any], ctx: WriteContext, *, sub: str
+    ) -> tuple[int, dict[str, Any]]:
         applied_fields = patching.touched_fields(applied)
         existing = self.store.get(self.gr(rt), namespace if rt.namespaced else "", name)
         if existing is None:
@@ -876,23 +910,7 @@ class Engine:
         """Delete per DeleteOptions; returns the response body (the object, or a Success Status for CRs)."""
         self.deprecation(rt, ctx)
         old = self.get_stored(rt, namespace, name)
-        meta = old.get("metadata") or {}
-        pre = options.get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != meta.get("uid"):
-            raise errors.conflict(
-                rt.resource,
-                rt.group,
-                name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
-            )
-        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(meta.get("resourceVersion")):
-            raise errors.conflict(
-                rt.resource,
-                rt.group,
-                name,
-                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
-                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
-            )
+        self._check_preconditions(rt, name, old, options)
         policy = options.get("propagationPolicy")
         if options.get("orphanDependents") is True and not policy:
             policy = "Orphan"
@@ -921,6 +939,8 @@ class Engine:
             old=self.view(rt, old),
             ctx=ctx,
         )
+        old = self.get_stored(rt, namespace, name)  # webhooks were awaited: act on the latest state
+        self._check_preconditions(rt, name, old, options)
         new = clone(old)
         new_meta = _meta(new)
         finalizers = list(new_meta.get("finalizers") or [])
@@ -980,6 +1000,25 @@ class Engine:
         new["status"]["conditions"] = conditions
         self.store.commit(self.gr(rt), new)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def _check_preconditions(self, rt: ResourceType, name: str, old: dict[str, Any], options: dict[str, Any]) -> None:
+        meta = old.get("metadata") or {}
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise errors.conflict(
+                rt.resource,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta.get('uid')}",
+            )
+        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(meta.get("resourceVersion")):
+            raise errors.conflict(
+                rt.resource,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
+            )
 
     def _pod_grace(self, rt: ResourceType, pod: dict[str, Any], options: dict[str, Any]) -> int:
         """Seconds of graceful termination for a pod on a node a (fake) kubelet runs; 0 means delete now."""

@@ -155,3 +155,70 @@ async def test_unreachable_webhook_fails_closed(kubectl: Kubectl, tmp_path: Path
     assert result.returncode == 1
     assert "Error from server (InternalError)" in result.stderr
     assert 'failed calling webhook "vwidget.example.io"' in result.stderr
+
+
+async def test_writes_racing_a_slow_webhook_lose_nothing(sandbox: Sandbox, api_client: Any) -> None:
+    import asyncio
+
+    from kubernetes_asyncio import client
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    material = tls.generate(hosts=("slow.system.svc",))
+
+    async def slow(request: web.Request) -> web.Response:
+        review = await request.json()
+        await asyncio.sleep(0.3)
+        return web.json_response(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": True},
+            }
+        )
+
+    app = web.Application()
+    app.add_routes([web.post("/slow", slow)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    with tempfile.TemporaryDirectory() as tmp:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.server_context(material, Path(tmp)))
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sandbox.register_service_endpoint("system", "slow", 443, "127.0.0.1", port)
+        core = client.CoreV1Api(api_client)
+        await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
+        hook = {
+            "name": "slow.example.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "rules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["configmaps"]}
+            ],
+            "clientConfig": {
+                "caBundle": base64.b64encode(material.ca_pem.encode()).decode(),
+                "service": {"namespace": "system", "name": "slow", "path": "/slow"},
+            },
+        }
+        await client.AdmissionregistrationV1Api(api_client).create_mutating_webhook_configuration(
+            {"metadata": {"name": "slow"}, "webhooks": [hook]}
+        )
+        try:
+            await asyncio.gather(
+                core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"a": "1"}}}),
+                core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"b": "2"}}}),
+            )
+            labels = (await core.read_namespaced_config_map("c", "default")).metadata.labels
+            assert labels == {"a": "1", "b": "2"}, "a patch recomputed on the latest object, not lost"
+            current = await core.read_namespaced_config_map("c", "default")
+            first, second = (
+                client.V1ConfigMap(metadata=current.metadata, data={"x": "1"}),
+                client.V1ConfigMap(metadata=current.metadata, data={"x": "2"}),
+            )
+            results = await asyncio.gather(
+                core.replace_namespaced_config_map("c", "default", first),
+                core.replace_namespaced_config_map("c", "default", second),
+                return_exceptions=True,
+            )
+            assert sum(isinstance(r, ApiException) and r.status == 409 for r in results) == 1
+        finally:
+            await runner.cleanup()
