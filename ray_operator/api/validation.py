@@ -257,6 +257,8 @@ def _fmt_version(version: tuple[int, int, int]) -> str:
 
 
 def _dict(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, dict):  # parsed JSON: skip the slow abstract-base-class check
+        return value
     return value if isinstance(value, Mapping) else None
 
 
@@ -1202,7 +1204,12 @@ def _unknown_fields(model: BaseModel, path: str, report: _Report) -> None:
         if path == "spec.gcsFaultToleranceOptions" and key == "storage":
             continue
         report.warn(f"{path}.{key}" if path else key, "unknown field; the API server drops it")
+    present = model.model_fields_set
+    # Only fields present in the input can hold a sub-model (every default is None or a scalar), so skip
+    # the others: most of a RayCluster's optional fields are absent. Declaration order keeps warnings stable.
     for name, info in type(model).model_fields.items():
+        if name not in present:
+            continue
         value = getattr(model, name)
         alias = info.alias or name
         child = f"{path}.{alias}" if path else alias
