@@ -157,7 +157,8 @@ def crd_resource_types(crd: dict[str, Any]) -> list[ResourceType]:
         if not version.get("served", True):
             continue
         subs = version.get("subresources") or {}
-        subresources = tuple(s for s in ("status", "scale") if isinstance(subs, dict) and s in subs)
+        # The scale subresource is not served (LATER in the spec), so it is not advertised either.
+        subresources = ("status",) if isinstance(subs, dict) and "status" in subs else ()
         warning = version.get("deprecationWarning")
         if version.get("deprecated") and not warning:
             warning = f"{group}/{version['name']} {names['kind']} is deprecated"
