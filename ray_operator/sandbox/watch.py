@@ -11,6 +11,7 @@ one-row Table) by a callable the handler passes in, so this module knows nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -98,6 +99,20 @@ async def stream_watch(
         await response.write_eof()
     except ConnectionError:
         log.debug("watch client went away")
+    except Exception as exc:  # a rendering bug ends this stream with an ERROR event, never the server
+        log.exception("watch stream failed")
+        error = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"Internal error occurred: {exc}",
+            "reason": "InternalError",
+            "code": 500,
+        }
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await response.write(_line("ERROR", error))
+            await response.write_eof()
     finally:
         store.unwatch(watcher)
     return response
