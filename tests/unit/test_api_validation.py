@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,9 @@ def test_kuberay_samples(path: Path) -> None:
 # (id, mutation, expected path, expected cause)
 RULES: list[tuple[str, Callable[[Obj], Any], str, CauseType]] = [
     # metadata (W1, W2)
-    ("W1 name too long", lambda o: o["metadata"].update(name="a" * 54), "metadata.name", CauseType.TOO_LONG),
-    ("W2 name not DNS-1035", lambda o: o["metadata"].update(name="1demo"), "metadata.name", CauseType.INVALID),
-    ("W2 name uppercase", lambda o: o["metadata"].update(name="Demo"), "metadata.name", CauseType.INVALID),
+    ("W1 C1 name too long", lambda o: o["metadata"].update(name="a" * 54), "metadata.name", CauseType.TOO_LONG),
+    ("W2 C1 name not DNS-1035", lambda o: o["metadata"].update(name="1demo"), "metadata.name", CauseType.INVALID),
+    ("W2 C1 name uppercase", lambda o: o["metadata"].update(name="Demo"), "metadata.name", CauseType.INVALID),
     ("name missing", lambda o: o["metadata"].pop("name"), "metadata.name", CauseType.REQUIRED),
     ("name not a string", lambda o: o["metadata"].update(name=5), "metadata.name", CauseType.TYPE_INVALID),
     # group names (W3 and DNS-1123)
@@ -562,26 +563,26 @@ def test_rule_fires_with_path_and_cause(mutation: Callable[[Obj], Any], path: st
 
 # Valid neighbours: close to a rule's trigger, but fine.
 NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
-    ("name of exactly 53 characters", lambda o: o["metadata"].update(name="a" * 53)),
+    ("W1 C1 name of exactly 53 characters", lambda o: o["metadata"].update(name="a" * 53)),
     ("generateName instead of name", lambda o: (o["metadata"].pop("name"), o["metadata"].update(generateName="demo-"))),
     (
-        "two distinct groups",
+        "W3 two distinct groups",
         lambda o: o["spec"]["workerGroupSpecs"].append({**copy.deepcopy(group(o)), "groupName": "gpu"}),
     ),
     ("group name of 63 characters", lambda o: group(o).update(groupName="g" * 63)),
     ("head-only cluster", lambda o: o["spec"].pop("workerGroupSpecs")),
     (
-        "autoscaling without min and max",
+        "C7 autoscaling without min and max",
         lambda o: (autoscaling(o), group(o).pop("minReplicas"), group(o).pop("maxReplicas")),
     ),
-    ("min equal to max", lambda o: group(o).update(minReplicas=4)),
-    ("zero replicas everywhere", lambda o: group(o).update(replicas=0, minReplicas=0, maxReplicas=0)),
-    ("resources alone", lambda o: head(o).update(resources={"CPU": "0", "custom": "2"})),
-    ("rayStartParams resources alone", lambda o: head(o).update(rayStartParams={"num-cpus": "0"})),
-    ("valid group labels", lambda o: group(o).update(labels={"ray.io/market-type": "spot", "cpu-family": ""})),
-    ("idle timeout with v2 option", lambda o: (autoscaling(o, "v2"), group(o).update(idleTimeoutSeconds=0))),
+    ("C9 min equal to max", lambda o: group(o).update(minReplicas=4)),
+    ("C8 zero replicas everywhere", lambda o: group(o).update(replicas=0, minReplicas=0, maxReplicas=0)),
+    ("C10 resources alone", lambda o: head(o).update(resources={"CPU": "0", "custom": "2"})),
+    ("C10 rayStartParams resources alone", lambda o: head(o).update(rayStartParams={"num-cpus": "0"})),
+    ("C11 valid group labels", lambda o: group(o).update(labels={"ray.io/market-type": "spot", "cpu-family": ""})),
+    ("C12 idle timeout with v2 option", lambda o: (autoscaling(o, "v2"), group(o).update(idleTimeoutSeconds=0))),
     (
-        "idle timeout with v2 env",
+        "C12 idle timeout with v2 env",
         lambda o: (
             autoscaling(o),
             head_container(o).update(env=[{"name": "RAY_enable_autoscaler_v2", "value": "true"}]),
@@ -589,63 +590,63 @@ NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
         ),
     ),
     (
-        "priority with v2 and Ray 2.56",
+        "C13 priority with v2 and Ray 2.56",
         lambda o: (autoscaling(o, "v2"), o["spec"].update(rayVersion="2.56.0"), group(o).update(priority=3)),
     ),
-    ("priority zero anywhere", lambda o: group(o).update(priority=0)),
-    ("FT options with address", with_ft),
+    ("C13 priority zero anywhere", lambda o: group(o).update(priority=0)),
+    ("C17 FT options with address", with_ft),
     (
-        "FT options with credentials",
+        "C16 C18 FT options with credentials",
         lambda o: (
             with_ft(o),
             o["spec"]["gcsFaultToleranceOptions"].update(redisPassword={"value": "p"}, redisUsername={"value": "u"}),
         ),
     ),
     (
-        "legacy FT annotation with env",
+        "C15 legacy FT annotation with env",
         lambda o: (
             o["metadata"].update(annotations={"ray.io/ft-enabled": "true"}),
             head_container(o).update(env=[{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}]),
         ),
     ),
     (
-        "v2 env false without autoscaling",
+        "C20 v2 env false without autoscaling",
         lambda o: head_container(o).update(env=[{"name": "RAY_enable_autoscaler_v2", "value": "false"}]),
     ),
-    ("suspended group without autoscaling", lambda o: group(o).update(suspend=True)),
+    ("C19 C21 suspended group without autoscaling", lambda o: group(o).update(suspend=True)),
     (
-        "v2 with restartPolicy Never",
+        "C21 v2 with restartPolicy Never",
         lambda o: (autoscaling(o, "v2"), group(o)["template"]["spec"].update(restartPolicy="Never")),
     ),
-    ("upgrade strategy on a plain cluster", lambda o: o["spec"].update(upgradeStrategy={"type": "Recreate"})),
-    ("upgrade strategy None type", lambda o: o["spec"].update(upgradeStrategy={"type": "None"})),
-    ("token auth on Ray 2.52", lambda o: o["spec"].update(authOptions={"mode": "token"})),
+    ("C4 upgrade strategy on a plain cluster", lambda o: o["spec"].update(upgradeStrategy={"type": "Recreate"})),
+    ("C3 upgrade strategy None type", lambda o: o["spec"].update(upgradeStrategy={"type": "None"})),
+    ("C25 token auth on Ray 2.52", lambda o: o["spec"].update(authOptions={"mode": "token"})),
     (
-        "k8s token auth on Ray 2.55",
+        "C25 k8s token auth on Ray 2.55",
         lambda o: o["spec"].update(rayVersion="2.55.0", authOptions={"mode": "token", "enableK8sTokenAuth": True}),
     ),
     ("custom head port", lambda o: head(o).update(rayStartParams={"port": "6380", "dashboard-port": "8266"})),
     (
-        "empty FT annotation next to options",
+        "C14 empty FT annotation next to options",
         lambda o: (with_ft(o), o["metadata"].update(annotations={"ray.io/ft-enabled": ""})),
     ),
     (
-        "empty redis-password param with options",
+        "C16 empty redis-password param with options",
         lambda o: (with_ft(o), head(o).update(rayStartParams={"redis-password": ""})),
     ),
     (
-        "empty num-cpus next to resources",
+        "C10 empty num-cpus next to resources",
         lambda o: head(o).update(resources={"CPU": "1"}, rayStartParams={"num-cpus": ""}),
     ),
     (
-        "autoscaler options with idle 0 and other env",
+        "C22 C23 autoscaler options with idle 0 and other env",
         lambda o: (
             autoscaling(o),
             o["spec"].update(autoscalerOptions={"idleTimeoutSeconds": 0, "env": [{"name": "RAY_LOG", "value": "1"}]}),
         ),
     ),
     (
-        "only RayClusterSuspending true",
+        "C2 only RayClusterSuspending true",
         lambda o: o.update(
             status={
                 "conditions": [
@@ -667,15 +668,62 @@ NEIGHBOURS: list[tuple[str, Callable[[Obj], Any]]] = [
             }
         ),
     ),
-    ("auth disabled", lambda o: o["spec"].update(authOptions={"mode": "disabled"})),
+    ("C25 auth disabled", lambda o: o["spec"].update(authOptions={"mode": "disabled"})),
     ("managedBy multikueue", lambda o: o["spec"].update(managedBy="kueue.x-k8s.io/multikueue")),
     ("suspended cluster", lambda o: o["spec"].update(suspend=True)),
     ("custom head Service name", lambda o: head(o).update(headService={"metadata": {"name": "my-head"}, "spec": {}})),
     (
-        "sidecar after the Ray container",
+        "C5 sidecar after the Ray container",
         lambda o: head(o)["template"]["spec"]["containers"].append(container("fluent-bit", "fluent/fluent-bit:3")),
     ),
+    ("W2 C1 name with digits and hyphens", lambda o: o["metadata"].update(name="ray-cluster-2")),
+    (
+        "C6 worker with a sidecar",
+        lambda o: group(o)["template"]["spec"]["containers"].append(container("fluent-bit", "fluent/fluent-bit:3")),
+    ),
+    (
+        "C4 RayJob-created cluster without upgradeStrategy",
+        lambda o: o["metadata"].update(labels={"ray.io/originated-from-crd": "RayJob"}),
+    ),
+    (
+        "C16 storage namespace in the options",
+        lambda o: (with_ft(o), o["spec"]["gcsFaultToleranceOptions"].update(externalStorageNamespace="old-uid")),
+    ),
+    (
+        "C15 C16 legacy FT with password env and param",
+        lambda o: (
+            o["metadata"].update(annotations={"ray.io/ft-enabled": "true"}),
+            head(o).update(rayStartParams={"redis-password": "$REDIS_PASSWORD"}),
+            head_container(o).update(
+                env=[{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}, {"name": "REDIS_PASSWORD", "value": "p"}]
+            ),
+        ),
+    ),
+    (
+        "C17 explicit redis backend",
+        lambda o: o["spec"].update(gcsFaultToleranceOptions={"backend": "redis", "redisAddress": "redis://redis:6379"}),
+    ),
+    ("C21 autoscaler version without the env", lambda o: autoscaling(o, "v1")),
 ]
+
+# Rules of reference kuberay-raycluster.md §3.2 and §3.4 that every firing test and valid neighbour must cover
+# (tagged by number in the ids above). C24, C26 and C27 are alpha-gated features refused as a whole.
+REFERENCE_RULES = {"W1", "W2", "W3", *(f"C{number}" for number in range(1, 24)), "C25"}
+CANNOT_FIRE = {
+    "C19": "a suspended worker group needs KubeRay's RayJobDeletionPolicy gate, which is Beta and on by default",
+}
+
+
+def _rule_tags(ids: list[str]) -> set[str]:
+    return {tag for text in ids for tag in re.findall(r"\b([WC]\d+)\b", text)}
+
+
+def test_every_reference_rule_has_a_firing_test() -> None:
+    assert REFERENCE_RULES - CANNOT_FIRE.keys() - _rule_tags([r[0] for r in RULES]) == set()
+
+
+def test_every_reference_rule_has_a_valid_neighbour() -> None:
+    assert REFERENCE_RULES - _rule_tags([n[0] for n in NEIGHBOURS]) == set()
 
 
 @pytest.mark.parametrize("mutation", [n[1] for n in NEIGHBOURS], ids=[n[0] for n in NEIGHBOURS])
