@@ -38,6 +38,8 @@ from ray_operator.sandbox.store import Store
 log = logging.getLogger(__name__)
 
 NODE_NAME = "emulator-node"
+NODE_IP = "172.18.0.2"
+"""The fake node's InternalIP; the fake kubelet reports the same hostIP by default."""
 ADMIN_USER = {"username": "system:admin", "uid": "", "groups": ["system:masters", "system:authenticated"]}
 
 
@@ -234,11 +236,23 @@ class Sandbox:
                             }
                         ],
                         "addresses": [
-                            {"type": "InternalIP", "address": "10.0.0.10"},
+                            {"type": "InternalIP", "address": NODE_IP},
                             {"type": "Hostname", "address": NODE_NAME},
                         ],
                         "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
                         "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
+                        "nodeInfo": {
+                            "architecture": "amd64",
+                            "operatingSystem": "linux",
+                            "osImage": "ray-operator sandbox",
+                            "kernelVersion": "6.1.0",
+                            "containerRuntimeVersion": "containerd://1.7.24",
+                            "kubeletVersion": "v1.32.0-sandbox",
+                            "kubeProxyVersion": "v1.32.0-sandbox",
+                            "machineID": "",
+                            "systemUUID": "",
+                            "bootID": "",
+                        },
                     },
                 },
             )
