@@ -34,6 +34,67 @@ def test_there_are_samples() -> None:
     assert len(SAMPLES) >= 30
 
 
+# Every RayCluster sample of reference kuberay-raycluster.md §6 -> the data file holding its shape. Samples
+# that differ from another only in values the models do not look inside (pod template contents, label values)
+# share that file.
+KUBERAY_SAMPLE_SHAPES = {
+    "ray-cluster.mini.yaml": "mini",
+    "ray-cluster.heterogeneous.yaml": "heterogeneous",
+    "ray-cluster.complete.yaml": "complete",
+    "ray-cluster.sample.yaml": "sample",
+    "ray-cluster.head-command.yaml": "head-command",
+    "ray-cluster.overwrite-command.yaml": "overwrite-command",
+    "ray-cluster.custom-head-service.yaml": "custom-head-service",
+    "ray-cluster.autoscaler.yaml": "autoscaler",
+    "ray-cluster.autoscaler-v2.yaml": "autoscaler-v2",
+    "ray-cluster.autoscaler-v2-overwrite-cmd.yaml": "autoscaler-v2-overwrite-cmd",
+    "ray-cluster-label-selector.yaml": "label-selector",
+    "ray-cluster.external-redis.yaml": "external-redis",
+    "ray-cluster.external-redis-uri.yaml": "external-redis-uri",
+    "ray-cluster.persistent-redis.yaml": "external-redis",
+    "ray-cluster.persistent-redis-sidecar.yaml": "persistent-redis-sidecar",
+    "ray-cluster.deprecate-gcs-ft.yaml": "deprecate-gcs-ft",
+    "ray-cluster.embedded-gcs-ft.yaml": "embedded-gcs-ft",
+    "ray-cluster.auth.yaml": "auth",
+    "ray-cluster.auth.secret-ref.yaml": "auth-secret-ref",
+    "ray-cluster.auth-manual.yaml": "auth-manual",
+    "ray-cluster.kubernetes.auth.yaml": "kubernetes-auth",
+    "ray-cluster.kubernetes.auth-manual.yaml": "kubernetes-auth-manual",
+    "ray-cluster.tls.yaml": "tls",
+    "ray-cluster.mtls.yaml": "mtls",
+    "ray-cluster.network-policy-deny-all.yaml": "network-policy-deny-all",
+    "ray-cluster.separate-ingress.yaml": "separate-ingress",
+    "ray-cluster.embed-grafana.yaml": "embed-grafana",
+    "ray-cluster.fluentbit.yaml": "fluentbit",
+    "ray-cluster.py-spy.yaml": "py-spy",
+    "ray-cluster.historyserver.yaml": "historyserver",
+    "ray-cluster.platform-events.yaml": "platform-events",
+    "ray-cluster.volcano-scheduler.yaml": "volcano-scheduler",
+    "ray-cluster.volcano-scheduler-queue.yaml": "volcano-scheduler",
+    "ray-cluster.yunikorn-scheduler.yaml": "yunikorn-scheduler",
+    "ray-cluster.scheduler-plugins.yaml": "scheduler-plugins",
+    "ray-cluster.kai-scheduler.yaml": "kai-gpu-sharing",
+    "ray-cluster.kai-gpu-sharing.yaml": "kai-gpu-sharing",
+    "ray-cluster.tpu-v4-singlehost.yaml": "tpu-v4-multihost",
+    "ray-cluster.tpu-v4-multihost.yaml": "tpu-v4-multihost",
+    "ray-cluster.tpu-v6e-singlehost.yaml": "tpu-v4-multihost",
+    "ray-cluster.tpu-v6e-16-multihost.yaml": "tpu-v6e-256-multihost",
+    "ray-cluster.tpu-v6e-256-multihost.yaml": "tpu-v6e-256-multihost",
+    "ray-cluster.verl.yaml": "verl",
+    "ray-cluster.gke-bucket.yaml": "gke-bucket",
+    "ray-cluster-resource-isolation.gke.yaml": "resource-isolation",
+    "ray-cluster-resource-isolation-with-overrides.gke.yaml": "resource-isolation",
+    "ray-cluster.uv.yaml": "uv",
+    "ray-cluster.sandbox.yaml": "sandbox",
+}
+
+
+@pytest.mark.parametrize("sample", sorted(KUBERAY_SAMPLE_SHAPES))
+def test_every_kuberay_sample_shape_has_a_round_trip_file(sample: str) -> None:
+    path = DATA / f"{KUBERAY_SAMPLE_SHAPES[sample]}.yaml"
+    assert path in SAMPLES, f"{sample}: add its shape as {path.name}"
+
+
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
 def test_sample_round_trips_without_losing_a_field(path: Path) -> None:
     manifest = yaml.safe_load(path.read_text())
