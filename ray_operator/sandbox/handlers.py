@@ -327,6 +327,17 @@ class Handlers:
             user=dict(request.get(USER_KEY) or {}),
             force=parse_bool(query.get("force")),
         )
+        # What admission reviews carry as CreateOptions/UpdateOptions/DeleteOptions (as sent by the client).
+        if query.get("fieldManager"):
+            options["fieldManager"] = manager
+        if dry_run_values:
+            options["dryRun"] = ["All"]
+        if query.get("fieldValidation"):
+            options["fieldValidation"] = validation
+        if query.get("force"):
+            options["force"] = ctx.force
+        if body_options:
+            options.update({k: v for k, v in body_options.items() if k not in ("kind", "apiVersion")})
         ctx.options = options
         return ctx
 

@@ -143,7 +143,15 @@ async def test_webhooks_mutate_and_deny_as_kubectl_shows(
     ) in denied.stderr
     dry = await kubectl("create", "-f", write(tmp_path, "dry.yaml", widget("dry", 2)), "--dry-run=server")
     assert dry.returncode == 0
-    assert webhook["calls"][-1]["request"]["dryRun"] is True
+    request = webhook["calls"][-1]["request"]
+    assert request["dryRun"] is True
+    assert request["options"] == {
+        "kind": "CreateOptions",
+        "apiVersion": "meta.k8s.io/v1",
+        "dryRun": ["All"],
+        "fieldManager": "kubectl-create",
+        "fieldValidation": "Strict",
+    }
     assert sandbox.admission_log, "admission calls are visible through the control API"
 
 
