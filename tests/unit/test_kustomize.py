@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,27 @@ def kustomize(directory: Path, cache_dir: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def default(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return kustomize(CONFIG / "default", tmp_path_factory.mktemp("kubectl-cache"))
+def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], list[dict[str, Any]]]:
+    """kubectl kustomize each directory once per module (each run costs seconds on a shared machine)."""
+    cache_dir = tmp_path_factory.mktemp("kubectl-cache")
+    built: dict[Path, list[dict[str, Any]]] = {}
+
+    def run(directory: Path) -> list[dict[str, Any]]:
+        if directory not in built:
+            built[directory] = kustomize(directory, cache_dir)
+        return built[directory]
+
+    return run
 
 
 @pytest.fixture(scope="module")
-def certmanager(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return kustomize(CONFIG / "default-certmanager", tmp_path_factory.mktemp("kubectl-cache"))
+def default(build: Callable[[Path], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return build(CONFIG / "default")
+
+
+@pytest.fixture(scope="module")
+def certmanager(build: Callable[[Path], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return build(CONFIG / "default-certmanager")
 
 
 def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -102,8 +117,8 @@ def test_kubectl_comes_from_the_test_dependencies() -> None:
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(CONFIG)))
-def test_kustomization_builds(directory: Path, tmp_path: Path) -> None:
-    assert kustomize(directory, tmp_path)
+def test_kustomization_builds(directory: Path, build: Callable[[Path], list[dict[str, Any]]]) -> None:
+    assert build(directory)
 
 
 def test_the_expected_kustomizations_exist() -> None:
@@ -345,8 +360,10 @@ def test_certmanager_variant_keeps_everything_else(
 # --- config/prometheus -----------------------------------------------------------------------------
 
 
-def test_service_monitor_scrapes_the_metrics_service(default: list[dict[str, Any]], tmp_path: Path) -> None:
-    (monitor,) = kustomize(CONFIG / "prometheus", tmp_path)
+def test_service_monitor_scrapes_the_metrics_service(
+    default: list[dict[str, Any]], build: Callable[[Path], list[dict[str, Any]]]
+) -> None:
+    (monitor,) = build(CONFIG / "prometheus")
     assert monitor["kind"] == "ServiceMonitor"
     assert monitor["metadata"]["namespace"] == NAMESPACE
     services = [
