@@ -83,7 +83,8 @@ def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[
 
 def manager_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     deployment = one(docs, "Deployment")
-    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "manager"]
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "manager"]
     return container
 
 
