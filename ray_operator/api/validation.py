@@ -17,7 +17,9 @@ Rules (KubeRay numbering of ``reference/kuberay-raycluster.md`` §3):
 * metadata: name required (or generateName), at most 53 characters (W1/C1; child names such as
   ``<name>-serve-svc`` must stay valid 63-character labels), a DNS-1035 label (W2/C1);
 * worker groups: groupName required, a DNS-1123 label of at most 63 characters (it is a label value
-  and part of pod names), unique (W3); minReplicas/maxReplicas set when autoscaling is off (C7),
+  and part of pod names), unique (W3: reported as ``Duplicate`` at ``spec.workerGroupSpecs[i].groupName``,
+  the field to change, where KubeRay's webhook reports ``Invalid`` at ``spec.workerGroupSpecs[i]`` with the
+  whole group as the value); minReplicas/maxReplicas set when autoscaling is off (C7),
   non-negative (C8), min ≤ max (C9);
 * templates: head and each group have at least one container (C5, C6), every container has a name
   and image (a pod without them cannot be created);
