@@ -338,6 +338,8 @@ class Engine:
         configurations = [clone(c) for c in self.store.items(gr)]
         if not configurations:
             return obj
+        if self.gr(rt) == NAMESPACE_GR and operation != "CREATE":
+            namespace = name  # a Namespace is admitted "in" itself, as upstream
         attrs = module.AdmissionAttributes(
             operation=operation,
             rt=rt,
