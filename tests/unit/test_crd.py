@@ -78,6 +78,15 @@ def test_cli_prints_the_crd_without_kubernetes_validate_installed() -> None:
     assert result.stdout == CRD_FILE.read_text(encoding="utf-8")
 
 
+def test_console_script_and_module_print_the_checked_in_crd() -> None:
+    """The issue's check, literally: `ray-operator crd | diff - config/crd/bases/ray.io_rayclusters.yaml`."""
+    script = Path(sys.executable).parent / "ray-operator"
+    for command in ([str(script), "crd"], [sys.executable, "-m", "ray_operator", "crd"]):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == CRD_FILE.read_text(encoding="utf-8"), f"{command} differs; {REGENERATE_HINT}"
+
+
 def test_rendering_is_deterministic_and_round_trips(document: dict[str, Any]) -> None:
     first = crd.render_crd_yaml()
     assert first == crd.render_crd_yaml()
