@@ -143,6 +143,19 @@ def test_every_namespaced_object_is_in_ray_system(
 
 
 @pytest.mark.parametrize("variant", ["default", "certmanager"])
+def test_every_object_has_the_name_prefix(
+    variant: str, default: list[dict[str, Any]], certmanager: list[dict[str, Any]]
+) -> None:
+    """Two operators (or a KubeRay install) in one cluster must not collide on cluster-scoped names."""
+    docs = default if variant == "default" else certmanager
+    fixed = {("Namespace", NAMESPACE), ("CustomResourceDefinition", f"{constants.PLURAL}.{constants.GROUP}")}
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        if (doc["kind"], name) not in fixed:
+            assert name.startswith("ray-operator-"), f"{doc['kind']} {name}"
+
+
+@pytest.mark.parametrize("variant", ["default", "certmanager"])
 def test_every_built_in_object_is_valid_kubernetes(
     variant: str, default: list[dict[str, Any]], certmanager: list[dict[str, Any]]
 ) -> None:
