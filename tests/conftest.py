@@ -4,6 +4,7 @@
 needs. The fake kubelet is off unless the test is marked ``@pytest.mark.kubelet`` (or parametrizes
 ``sandbox`` indirectly with ``{"kubelet": True}``); it finishes deleted pods without waiting for their grace
 period, so tests stay fast while deletion still goes through Terminating.
+Decided against: session-scoped sandboxes; a fresh cluster per test keeps tests independent.
 """
 
 from __future__ import annotations

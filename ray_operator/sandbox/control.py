@@ -6,6 +6,8 @@ operations are offered in Python (``sb.control``) and over HTTP under ``/_sandbo
 out-of-process users of ``ray-operator sandbox``. It is kept apart from the Kubernetes paths so that no real client can
 hit it by accident. Faults match the method and a path regular expression and apply to the next N
 matching Kubernetes requests (never to control requests).
+Decided against: putting these hooks on Kubernetes paths or behind annotations, where a real client could
+trigger them.
 """
 
 from __future__ import annotations

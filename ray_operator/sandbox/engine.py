@@ -8,9 +8,11 @@ so a controller that writes the same status every reconcile does not wake itself
 
 Schema pruning, defaulting and validation, strategic merge patch, Tables and admission live in modules
 written beside this one; they are looked up when first needed so that a missing module disables that
-feature (a validation that is not run) instead of breaking the server. Pods are deleted at once rather
-than gracefully; GC and namespace deletion run in ``gc.py`` (they use this engine's internal calls and
-skip admission).
+feature (a validation that is not run) instead of breaking the server. Pods on a node run by the fake
+kubelet are deleted gracefully (the kubelet finishes them), others at once. GC and namespace deletion
+run in ``gc.py`` (they use this engine's internal calls and skip admission). Decided against: one
+class per verb (the verbs share most of the pipeline) and per-resource strategy classes (the few
+type-specific rules are small functions in ``builtins.py``/``crds.py``).
 """
 
 from __future__ import annotations

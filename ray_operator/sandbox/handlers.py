@@ -5,6 +5,8 @@ resources changes while the server runs (CRDs) and aiohttp's router is frozen at
 engine raises as ``ApiError`` becomes a ``Status`` body; any other exception becomes a 500 Status and is
 logged, so a malformed request never takes the server down. Responses are JSON whatever the Accept asks
 (protobuf included), except that Tables and aggregated discovery are honoured when asked for.
+Decided against: aiohttp routes per resource (they cannot change after start) and content negotiation
+beyond JSON (protobuf answers would need the Kubernetes descriptors).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 The kubeconfig is written only once the server accepts requests, so a script that waits for the file
 can use it at once; it is removed again on exit so a stale file never points at a dead port.
+Decided against: daemonizing or a PID file; the command runs in the foreground like ``kubectl proxy``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Kept apart from the request pipeline because they are pure functions of one object, with the
 apimachinery texts users see (``a lowercase RFC 1123 subdomain must consist of...``, ``Too long: must have
 at most 262144 bytes``, ``json: cannot unmarshal ... into Go struct field ObjectMeta...``).
+Decided against: a pydantic ObjectMeta model, which would reword every error and reorder fields.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Built-in types are fixed at start; CRDs add and remove types while the server ru
 this registry on every request, never cached, and a ``generation`` counter lets the OpenAPI documents be
 cached until the next change. Group order: the core group, then built-in groups, then CRD groups; within a
 group the versions follow Kubernetes version priority.
+Decided against: caching discovery documents, whose staleness would hide CRD changes from kubectl.
 """
 
 from __future__ import annotations

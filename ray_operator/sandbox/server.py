@@ -6,6 +6,7 @@ the control API. The listening socket is bound before the app starts so that the
 the app is assembled (the fake kubelet needs it, and its control routes must be mounted before aiohttp
 freezes the router). HTTPS requires the bearer token; plain HTTP (tests only) requires nothing, because
 kubectl never sends a token over HTTP.
+Decided against: a separate process per sandbox (tests share the event loop and inspect the store).
 """
 
 from __future__ import annotations

