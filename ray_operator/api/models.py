@@ -204,8 +204,9 @@ class AuthOptions(_Model):
         description=(
             "'token': Ray requires a bearer token on every request; the operator injects RAY_AUTH_MODE=token "
             "and RAY_AUTH_TOKEN into the Ray containers, the wait-gcs-ready init container and the autoscaler. "
-            "Needs rayVersion >= 2.52.0. 'disabled': no authentication. Unset behaves like disabled for the "
-            "pods, but KubeRay still creates the token Secret; set 'disabled' explicitly to avoid that."
+            "Needs rayVersion >= 2.52.0. 'disabled': no authentication. Unset also leaves authentication off "
+            "(admission warns); set the mode explicitly. KubeRay creates the token Secret even then, so "
+            "manifests shared with KubeRay should say 'disabled'."
         ),
     )
     secret_name: str | None = Field(
