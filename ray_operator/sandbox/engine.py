@@ -80,6 +80,8 @@ def optional_module(name: str) -> ModuleType | None:
 
 
 MAX_ATTEMPTS = 5
+MAX_LIST_SNAPSHOTS = 64
+"""Paginated lists whose remaining pages are kept for their continue tokens."""
 """Times a patch or unconditional update is recomputed when another write lands during its admission."""
 
 
@@ -137,6 +139,7 @@ class Engine:
         self.admission = admission
         self.on_change = on_change or (lambda: None)
         self.graceful_pods = False
+        self._snapshots: dict[str, list[dict[str, Any]]] = {}
         """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
         self._modules: dict[str, ModuleType | None] = {}
 
@@ -235,11 +238,14 @@ class Engine:
             raise errors.gone(f"too old resource version: {resource_version} ({self.store.rv})")
         start_after: tuple[str, str] | None = None
         list_rv = self.store.rv
+        snapshot: list[dict[str, Any]] | None = None
+        snapshot_id, offset = "", 0
         if continue_token:
             try:
                 decoded = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
                 token_rv, start_after = int(decoded["rv"]), (decoded["ns"], decoded["name"])
-            except (ValueError, KeyError, TypeError) as exc:
+                snapshot_id, offset = str(decoded.get("snap", "")), int(decoded.get("offset", 0))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise errors.bad_request(f"continue key is not valid: {exc}") from exc
             if token_rv < self.store.compacted_rv:
                 raise errors.gone(
@@ -250,18 +256,36 @@ class Engine:
                     "and now may show up in the list."
                 )
             list_rv = token_rv
-        matched = []
-        for obj in self.store.items(self.gr(rt), namespace if rt.namespaced else None):
-            meta = obj.get("metadata") or {}
-            key = (meta.get("namespace") or "", meta.get("name") or "")
-            if start_after is not None and key <= start_after:
-                continue
-            if labels.matches(meta.get("labels")) and fields.matches(obj):
-                matched.append(obj)
+            snapshot = self._snapshots.get(snapshot_id)
+        if snapshot is not None:
+            matched = snapshot[offset:]  # the same revision the first page was served from
+        else:
+            snapshot_id, offset = "", 0
+            matched = []
+            for obj in self.store.items(self.gr(rt), namespace if rt.namespaced else None):
+                meta = obj.get("metadata") or {}
+                key = (meta.get("namespace") or "", meta.get("name") or "")
+                if start_after is not None and key <= start_after:
+                    continue
+                if labels.matches(meta.get("labels")) and fields.matches(obj):
+                    matched.append(obj)
         list_meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
         if limit and len(matched) > limit:
+            if not snapshot_id:
+                # Stored dicts are never mutated (each commit stores a new one), so keeping references is
+                # a consistent snapshot; a bounded number are kept, older tokens fall back to the live state.
+                snapshot_id = uuid.uuid4().hex[:16]
+                self._snapshots[snapshot_id] = matched
+                while len(self._snapshots) > MAX_LIST_SNAPSHOTS:
+                    self._snapshots.pop(next(iter(self._snapshots)))
             last = matched[limit - 1]["metadata"]
-            token = {"rv": list_rv, "ns": last.get("namespace") or "", "name": last.get("name")}
+            token = {
+                "rv": list_rv,
+                "ns": last.get("namespace") or "",
+                "name": last.get("name"),
+                "snap": snapshot_id,
+                "offset": offset + limit,
+            }
             list_meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
             list_meta["remainingItemCount"] = len(matched) - limit
             matched = matched[:limit]

@@ -350,3 +350,15 @@ async def test_expired_continue_token_is_410(api_client: Any, sandbox: Sandbox) 
     with pytest.raises(ApiException) as info:
         await core.list_namespaced_config_map("default", limit=1, _continue=page.metadata._continue)
     assert info.value.status == 410 and "continue parameter is too old" in info.value.body
+
+
+async def test_continue_pages_come_from_the_first_page_snapshot(api_client: Any) -> None:
+    core = client.CoreV1Api(api_client)
+    for name in ("a", "b", "c", "d"):
+        await core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+    first = await core.list_namespaced_config_map("default", limit=2)
+    await core.delete_namespaced_config_map("d", "default")
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "bb"}})
+    rest = await core.list_namespaced_config_map("default", limit=2, _continue=first.metadata._continue)
+    assert [i.metadata.name for i in first.items + rest.items] == ["a", "b", "c", "d"]
+    assert rest.metadata.resource_version == first.metadata.resource_version
