@@ -939,6 +939,11 @@ class Engine:
         self.deprecation(rt, ctx)
         old = self.get_stored(rt, namespace, name)
         self._check_preconditions(rt, name, old, options)
+        if self.gr(rt) == NAMESPACE_GR and name in ("default", "kube-system", "kube-public"):
+            raise errors.forbidden(
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                details={"name": name, "kind": "namespaces"},
+            )
         policy = options.get("propagationPolicy")
         if options.get("orphanDependents") is True and not policy:
             policy = "Orphan"

@@ -431,3 +431,11 @@ async def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
     assert can.stdout.strip() == "yes", can.stderr
     who = await kubectl("auth", "whoami")
     assert who.returncode == 0 and "system:admin" in who.stdout
+
+
+async def test_system_namespaces_may_not_be_deleted(kubectl: Kubectl) -> None:
+    result = await kubectl("delete", "namespace", "default")
+    assert result.returncode == 1
+    assert 'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted' in (
+        result.stderr
+    )
