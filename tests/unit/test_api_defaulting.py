@@ -204,6 +204,8 @@ def worker_groups(draw: st.DrawFn, index: int) -> dict[str, Any]:
         ("priority", draw(st.none() | st.just(0))),
         ("rayStartParams", draw(PARAMS)),
         ("scaleStrategy", draw(st.none() | st.just({}) | st.just({"workersToDelete": []}))),
+        ("idleTimeoutSeconds", draw(st.none() | st.integers(0, 120))),
+        ("suspend", draw(st.none() | st.booleans())),
     ):
         if draw(st.booleans()):
             group[key] = value
@@ -223,6 +225,8 @@ def clusters(draw: st.DrawFn) -> dict[str, Any]:
         spec["headGroupSpec"]["rayStartParams"] = draw(PARAMS)
     if draw(st.booleans()):
         spec["enableInTreeAutoscaling"] = draw(st.booleans())
+    if draw(st.booleans()):
+        spec["autoscalerOptions"] = {"version": draw(st.sampled_from(["v1", "v2"]))}
     if draw(st.booleans()):
         spec["gcsFaultToleranceOptions"] = {"redisAddress": "redis:6379"} | draw(
             st.just({}) | st.just({"backend": "redis"})
