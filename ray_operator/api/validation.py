@@ -1206,14 +1206,14 @@ def _unknown_fields(model: BaseModel, path: str, report: _Report) -> None:
         if path == "spec.gcsFaultToleranceOptions" and key == "storage":
             continue
         report.warn(f"{path}.{key}" if path else key, "unknown field; the API server drops it")
-    present = model.model_fields_set
-    # Only fields present in the input can hold a sub-model (every default is None or a scalar), so skip
-    # the others: most of a RayCluster's optional fields are absent. Declaration order keeps warnings stable.
-    for name, info in type(model).model_fields.items():
-        if name not in present:
+    # ``vars(model)`` holds the declared fields only (extras live in __pydantic_extra__), in declaration order,
+    # so warnings come out in a stable order. This walk runs on every admission: plain values are skipped by
+    # an exact-type check first, because isinstance() against a pydantic model class is an ABC check.
+    fields = type(model).model_fields
+    for name, value in vars(model).items():
+        if value is None or type(value) in _PLAIN_TYPES:
             continue
-        value = getattr(model, name)
-        alias = info.alias or name
+        alias = fields[name].alias or name
         child = f"{path}.{alias}" if path else alias
         if isinstance(value, BaseModel):
             _unknown_fields(value, child, report)
@@ -1221,6 +1221,9 @@ def _unknown_fields(model: BaseModel, path: str, report: _Report) -> None:
             for index, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     _unknown_fields(item, f"{child}[{index}]", report)
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, dict})
 
 
 # --- update rules ------------------------------------------------------------------------------------------

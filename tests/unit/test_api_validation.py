@@ -907,6 +907,23 @@ def test_warning(mutation: Callable[[Obj], Any], path: str) -> None:
     assert all(len(w) <= 256 for w in result.warnings), result.warnings
 
 
+def test_unknown_fields_are_found_at_every_depth_in_field_order() -> None:
+    obj = cluster()
+    obj["spec"]["workerGroupSpecs"].append({**copy.deepcopy(group(obj)), "groupName": "gpu"})
+    group(obj, 1)["scaleStrategy"] = {"workersToDelete": [], "workersToKeep": []}
+    head(obj)["ingressOptions"] = {"hostname": "h"}
+    obj["spec"]["enableInTreeAutoscaling"] = True
+    obj["spec"]["autoscalerOptions"] = {"idleTimeout": 60}
+    obj["status"] = {"head": {"podIp": "10.0.0.1"}}
+    result = validate(obj)
+    assert [w.split(": ")[0] for w in result.warnings if "unknown field" in w] == [
+        "spec.headGroupSpec.ingressOptions.hostname",
+        "spec.workerGroupSpecs[1].scaleStrategy.workersToKeep",
+        "spec.autoscalerOptions.idleTimeout",
+        "status.head.podIp",
+    ]
+
+
 def test_no_clamp_warning_for_the_default_zero_replicas() -> None:
     assert validate(apply(lambda o: group(o).update(replicas=0, minReplicas=1))).warnings == []
 
