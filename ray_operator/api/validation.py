@@ -691,15 +691,21 @@ def _check_group_resources_and_labels(
 
 
 def _check_worker_group(
-    spec: Mapping[str, Any], index: int, group: Mapping[str, Any], cluster: str | None, report: _Report
+    spec: Mapping[str, Any],
+    index: int,
+    group: Mapping[str, Any],
+    *,
+    cluster: str | None,
+    autoscaling: bool,
+    v2: bool,
+    report: _Report,
 ) -> None:
+    """One worker group; ``autoscaling`` and ``v2`` are the cluster's, computed once for all groups."""
     path = f"spec.workerGroupSpecs[{index}]"
     name = group.get("groupName")
     label = _str(name) or f"#{index}"
     _check_group_name(f"{path}.groupName", name, report)
     _check_template(f"{path}.template", group.get("template"), f"worker group {label}", report)
-    autoscaling = _bool(spec.get("enableInTreeAutoscaling")) is True
-    v2 = autoscaler_v2_enabled(spec)
 
     # C7-C9 and clamping.
     min_raw, max_raw = group.get("minReplicas"), group.get("maxReplicas")
@@ -1148,11 +1154,13 @@ def _check_spec(obj: Mapping[str, Any], report: _Report) -> None:
     if head is not None:
         _check_head(spec, head, report)
     groups = _list(spec.get("workerGroupSpecs")) or []
+    autoscaling = _bool(spec.get("enableInTreeAutoscaling")) is True
+    v2 = autoscaler_v2_enabled(spec)
     seen: dict[str, int] = {}
     for index, group in enumerate(groups):
         if _dict(group) is None:
             continue
-        _check_worker_group(spec, index, group, cluster, report)
+        _check_worker_group(spec, index, group, cluster=cluster, autoscaling=autoscaling, v2=v2, report=report)
         name = _str(group.get("groupName"))
         if name:
             if name in seen:
