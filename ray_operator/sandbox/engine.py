@@ -80,6 +80,7 @@ def optional_module(name: str) -> ModuleType | None:
 
 
 MAX_ATTEMPTS = 5
+CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 MAX_LIST_SNAPSHOTS = 64
 """Paginated lists whose remaining pages are kept for their continue tokens."""
 """Times a patch or unconditional update is recomputed when another write lands during its admission."""
@@ -552,6 +553,14 @@ class Engine:
             obj.pop("status", None)
         if rt.namespaced:
             self.check_namespace_for_create(rt, namespace)
+        if rt.is_custom:
+            crd = self.store.get(CRD_GR, "", str(rt.extra.get("crd", "")))
+            if crd is not None and (crd.get("metadata") or {}).get("deletionTimestamp"):
+                raise errors.ApiError(
+                    code=405,
+                    reason="MethodNotAllowed",
+                    message="create not allowed while custom resource definition is terminating",
+                )
         obj = self._schema_prune_default(rt, obj, ctx)
         obj = self._builtin_defaults(rt, obj, None)
         name = str(_meta(obj).get("name") or "")
@@ -981,6 +990,19 @@ class Engine:
             finalizers.append("foregroundDeletion")
         if policy == "Orphan" and "orphan" not in finalizers:
             finalizers.append("orphan")
+        if self.gr(rt) == CRD_GR and not new_meta.get("deletionTimestamp"):
+            # Its objects are deleted first (their finalizers respected), then the CRD goes (gc.py).
+            finalizers.append(CRD_CLEANUP_FINALIZER)
+            status = new.setdefault("status", {})
+            status["conditions"] = [c for c in status.get("conditions") or () if c.get("type") != "Terminating"] + [
+                {
+                    "type": "Terminating",
+                    "status": "True",
+                    "lastTransitionTime": self.now(),
+                    "reason": "InstanceDeletionInProgress",
+                    "message": "CustomResource deletion is in progress",
+                }
+            ]
         is_namespace = self.gr(rt) == NAMESPACE_GR
         if is_namespace:
             new.setdefault("status", {})["phase"] = "Terminating"

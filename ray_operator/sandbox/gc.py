@@ -5,7 +5,8 @@ woken after every commit that touches ownerReferences, finalizers or deletion, w
 changes. It implements Background (dependents of a vanished owner uid are deleted, or only lose the
 dead reference when other owners live), Foreground (``foregroundDeletion``: dependents are deleted and the
 owner goes once no ``blockOwnerDeletion`` dependent is left), Orphan (``orphan``: references are removed
-from dependents) and namespace termination (contents deleted, then the namespace). It writes directly
+from dependents), namespace termination (contents deleted, then the namespace) and CRD cleanup (its
+objects deleted, then the CRD). It writes directly
 through the engine's internal calls, without admission, and a sweep is a full scan: simple and exact for
 test-sized stores rather than indexed like the real graph builder.
 """
@@ -17,7 +18,7 @@ import copy
 import logging
 from typing import Any
 
-from ray_operator.sandbox.engine import NAMESPACE_GR, Engine
+from ray_operator.sandbox.engine import CRD_CLEANUP_FINALIZER, CRD_GR, NAMESPACE_GR, Engine
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.store import GroupResource
 
@@ -84,6 +85,9 @@ class GarbageCollector:
                     changed |= self._terminate_namespace(rt, current)
                     continue
                 finalizers = meta.get("finalizers") or []
+                if gr == CRD_GR and CRD_CLEANUP_FINALIZER in finalizers:
+                    changed |= self._clean_up_crd(rt, current)
+                    continue
                 if "orphan" in finalizers:
                     changed |= self._orphan(rt, current)
                     continue
@@ -179,6 +183,23 @@ class GarbageCollector:
                 self._drop_finalizer(rt, current, "foregroundDeletion")
             return True
         return changed
+
+    def _clean_up_crd(self, rt: ResourceType, crd: dict[str, Any]) -> bool:
+        """Delete a terminating CRD's objects; drop the cleanup finalizer once none is left."""
+        spec = crd.get("spec") or {}
+        gr = (str(spec.get("group")), str((spec.get("names") or {}).get("plural")))
+        object_rt = self._rt(gr)
+        remaining = self.engine.store.items(gr)
+        changed = False
+        if object_rt is not None:
+            for obj in remaining:
+                if not obj["metadata"].get("deletionTimestamp"):
+                    self._delete(object_rt, obj)
+                    changed = True
+        if self.engine.store.items(gr):
+            return changed
+        self._drop_finalizer(rt, crd, CRD_CLEANUP_FINALIZER)
+        return True
 
     def _terminate_namespace(self, rt: ResourceType, ns: dict[str, Any]) -> bool:
         name = ns["metadata"]["name"]

@@ -93,7 +93,7 @@ async def test_dry_run_create_stores_nothing(http: tuple[Sandbox, aiohttp.Client
 
 
 async def test_discovery_legacy_and_aggregated_follow_crds(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
-    _, s = http
+    sb, s = http
     await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=two_version_crd())
     _, groups, _ = await call(s, "GET", "/apis")
     example = next(g for g in groups["groups"] if g["name"] == "example.io")
@@ -109,6 +109,7 @@ async def test_discovery_legacy_and_aggregated_follow_crds(http: tuple[Sandbox, 
     assert [r["name"] for r in resources["resources"]] == ["widgets", "widgets/status"]
     status, _, _ = await call(s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io")
     assert status == 200
+    await sb.control.settle()
     _, groups, _ = await call(s, "GET", "/apis")
     assert all(g["name"] != "example.io" for g in groups["groups"])
     status, _, _ = await call(s, "GET", WIDGETS)
@@ -132,11 +133,28 @@ async def test_served_versions_share_storage_and_warn_when_deprecated(
     assert obj["apiVersion"] == "example.io/v1"
 
 
-async def test_crd_deletion_removes_its_objects(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
-    _, s = http
+async def test_crd_deletion_removes_its_objects_finalizers_first(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    sb, s = http
+    crd_url = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io"
     await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
     await call(s, "POST", WIDGETS, json={"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}})
-    await call(s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io")
+    held = {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "held", "finalizers": ["x.io/f"]}}
+    await call(s, "POST", WIDGETS, json=held)
+    await call(s, "DELETE", crd_url)
+    await sb.control.settle()
+    status, crd, _ = await call(s, "GET", crd_url)
+    assert status == 200 and crd["metadata"]["finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"]
+    assert any(c["type"] == "Terminating" for c in crd["status"]["conditions"])
+    _, listed, _ = await call(s, "GET", WIDGETS)
+    assert [w["metadata"]["name"] for w in listed["items"]] == ["held"]
+    assert listed["items"][0]["metadata"]["deletionTimestamp"]
+    status, body, _ = await call(
+        s, "POST", WIDGETS, json={"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "new"}}
+    )
+    assert status == 405 and body["message"] == "create not allowed while custom resource definition is terminating"
+    await call(s, "PATCH", WIDGETS + "/held", data='{"metadata":{"finalizers":null}}', headers=MERGE)
+    await sb.control.settle()
+    assert (await call(s, "GET", crd_url))[0] == 404
     await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
     _, listed, _ = await call(s, "GET", WIDGETS)
     assert listed["items"] == []
