@@ -53,12 +53,45 @@ __all__ = ["apply_defaults"]
 
 
 def _copy_json(value: Any) -> Any:
-    """A copy of a JSON tree: every dict and list is new, leaves are shared (they are immutable)."""
+    """A copy of a JSON tree: every dict and list is new, leaves are shared (they are immutable).
+
+    Iterative, not recursive: a request body nested a few hundred levels deep (valid JSON, and no
+    RayCluster) must not hit Python's recursion limit inside a webhook. As fast as the recursive form.
+    """
     if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    return value
+        root: Any = {}
+    elif isinstance(value, list):
+        root = []
+    else:
+        return value
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    push = stack.append
+    while stack:
+        source, target = stack.pop()
+        copy: Any
+        if isinstance(source, dict):
+            for key, item in source.items():
+                if isinstance(item, dict):
+                    copy = {}
+                    push((item, copy))
+                elif isinstance(item, list):
+                    copy = []
+                    push((item, copy))
+                else:
+                    copy = item
+                target[key] = copy
+        else:
+            for item in source:
+                if isinstance(item, dict):
+                    copy = {}
+                    push((item, copy))
+                elif isinstance(item, list):
+                    copy = []
+                    push((item, copy))
+                else:
+                    copy = item
+                target.append(copy)
+    return root
 
 
 def _set_if_missing(target: dict[str, Any], key: str, value: Any) -> None:
@@ -80,7 +113,7 @@ def apply_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A defaulted copy of a RayCluster object, sharing no dict or list with ``obj`` (defaults: module docstring)."""
     if not isinstance(obj, Mapping):
         return {}
-    result: dict[str, Any] = {key: _copy_json(item) for key, item in obj.items()}
+    result: dict[str, Any] = _copy_json(obj if isinstance(obj, dict) else dict(obj))
     spec = result.get("spec")
     if not isinstance(spec, dict):
         return result

@@ -163,6 +163,22 @@ def test_odd_input_is_left_alone_where_not_understood(odd: dict[str, Any]) -> No
         assert result == odd
 
 
+def test_deeply_nested_input_never_raises() -> None:
+    """JSON nested deeper than Python's recursion limit parses; defaulting it must not crash the webhook."""
+    nested: Any = "leaf"
+    for level in range(5000):
+        nested = [nested] if level % 2 else {"k": nested}
+    obj = {"spec": {"headGroupSpec": {"template": nested}, "workerGroupSpecs": [{"groupName": "g"}]}}
+    result = apply_defaults(obj)
+    assert result["spec"]["workerGroupSpecs"][0]["scaleStrategy"] == {}
+    assert result["spec"]["headGroupSpec"]["template"] is not nested
+    depth, node = 0, result["spec"]["headGroupSpec"]["template"]
+    while not isinstance(node, str):
+        node = node[0] if isinstance(node, list) else node["k"]
+        depth += 1
+    assert (depth, node) == (5000, "leaf")
+
+
 @pytest.mark.parametrize("not_a_mapping", [None, [], "x", 3])
 def test_non_mapping_never_raises(not_a_mapping: Any) -> None:
     assert apply_defaults(not_a_mapping) == {}
