@@ -135,8 +135,13 @@ def _go_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     try:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    except RecursionError:  # valid JSON nested deeper than the encoder goes; the text is read outside validate()
+        return f"<{_json_type_name(value)} nested too deeply to print>"
     except (TypeError, ValueError):
-        return str(value)
+        try:
+            return str(value)
+        except (RecursionError, ValueError):
+            return f"<{_json_type_name(value)}>"
 
 
 def _json_type_name(value: Any) -> str:

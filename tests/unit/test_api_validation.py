@@ -1102,6 +1102,17 @@ def test_validate_never_raises_on_garbage(mutation: tuple[list[str | int], Any],
     json.dumps(result.warnings)
 
 
+def test_error_text_of_a_deeply_nested_value_never_raises() -> None:
+    """The webhook renders error texts after validate() returns, outside its safety net."""
+    nested: Any = "leaf"
+    for level in range(3000):
+        nested = [nested] if level % 2 else {"k": nested}
+    result = validate(apply(lambda o: head(o).update(serviceType=nested)))
+    (error,) = errors_at(result, "spec.headGroupSpec.serviceType")
+    assert error.type is CauseType.NOT_SUPPORTED
+    assert "nested too deeply to print" in error.text
+
+
 @pytest.mark.parametrize("garbage", [None, [], "RayCluster", 42, {}])
 def test_validate_never_raises_on_non_objects(garbage: Any) -> None:
     result = validate(garbage)
