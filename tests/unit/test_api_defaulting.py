@@ -203,7 +203,7 @@ PARAMS = st.none() | st.dictionaries(
 
 
 @st.composite
-def worker_groups(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def worker_groups(draw: st.DrawFn, index: int, v2: bool) -> dict[str, Any]:
     group: dict[str, Any] = {
         "groupName": f"group-{index}",
         "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.52.0"}]}},
@@ -220,7 +220,7 @@ def worker_groups(draw: st.DrawFn, index: int) -> dict[str, Any]:
         ("priority", draw(st.none() | st.just(0))),
         ("rayStartParams", draw(PARAMS)),
         ("scaleStrategy", draw(st.none() | st.just({}) | st.just({"workersToDelete": []}))),
-        ("idleTimeoutSeconds", draw(st.none() | st.integers(0, 120))),
+        ("idleTimeoutSeconds", draw(st.none() | st.integers(0, 120)) if v2 else None),  # v2 only (C12)
         ("suspend", draw(st.none() | st.booleans())),
     ):
         if draw(st.booleans()):
@@ -231,18 +231,19 @@ def worker_groups(draw: st.DrawFn, index: int) -> dict[str, Any]:
 @st.composite
 def clusters(draw: st.DrawFn) -> dict[str, Any]:
     count = draw(st.integers(0, 3))
+    version = draw(st.none() | st.sampled_from(["v1", "v2"]))
     spec: dict[str, Any] = {
         "headGroupSpec": {
             "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.52.0"}]}}
         },
-        "workerGroupSpecs": [draw(worker_groups(i)) for i in range(count)],
+        "workerGroupSpecs": [draw(worker_groups(i, version == "v2")) for i in range(count)],
     }
+    if version is not None:
+        spec["autoscalerOptions"] = {"version": version}
     if draw(st.booleans()):
         spec["headGroupSpec"]["rayStartParams"] = draw(PARAMS)
     if draw(st.booleans()):
         spec["enableInTreeAutoscaling"] = draw(st.booleans())
-    if draw(st.booleans()):
-        spec["autoscalerOptions"] = {"version": draw(st.sampled_from(["v1", "v2"]))}
     if draw(st.booleans()):
         spec["gcsFaultToleranceOptions"] = {"redisAddress": "redis:6379"} | draw(
             st.just({}) | st.just({"backend": "redis"})
