@@ -756,6 +756,14 @@ def test_kuberay_messages_name_the_group() -> None:
     )
     result = validate(apply(lambda o: o["metadata"].update(name="a" * 60)))
     assert result.errors[0].message.startswith("Too long: RayCluster name should be no more than 53 characters")
+    result = validate(apply(lambda o: o["metadata"].update(name="1demo")))
+    assert result.errors[0].text.startswith(
+        'metadata.name: Invalid value: "1demo": RayCluster name should be a valid DNS1035 label: '
+    )
+    result = validate(apply(lambda o: o["spec"]["workerGroupSpecs"].append(copy.deepcopy(group(o)))))
+    assert result.errors[0].text.startswith(
+        'spec.workerGroupSpecs[1].groupName: Duplicate value: "cpu": worker group names must be unique'
+    )
 
 
 def test_quantity_of_the_wrong_type_is_one_error() -> None:
