@@ -35,6 +35,8 @@ The copy is a plain walk of the JSON tree (new dicts and lists, scalars shared),
 ``copy.deepcopy``: an admission object is parsed JSON, so the memo table and per-type dispatch of
 ``deepcopy`` buy nothing and cost about three quarters of the function's time on every request.
 Values that are not dicts or lists (strings, numbers, booleans, None) are immutable and are shared.
+The input must be a tree, as parsed JSON always is: a structure that contains itself (possible only
+from Python code or YAML anchors) is not supported.
 
 Not defaulted on purpose: ``serviceType`` (unset and ``ClusterIP`` behave alike, no need),
 ``authOptions.mode`` (KubeRay's documentation and code disagree about what unset means),
