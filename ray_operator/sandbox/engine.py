@@ -1124,10 +1124,30 @@ class Engine:
         if self.gr(rt) == CRD_GR:
             name = stored["metadata"]["name"]
             self.registry.set_crd(name, crds.crd_resource_types(stored))
+        if self.gr(rt) == NAMESPACE_GR and old is None:
+            self._default_service_account(stored["metadata"]["name"])
         if (stored.get("metadata") or {}).get("ownerReferences") or (stored.get("metadata") or {}).get(
             "deletionTimestamp"
         ):
             self.on_change()
+
+    def _default_service_account(self, namespace: str) -> None:
+        """What the service-account controller does for every new namespace."""
+        sa_gr = ("", "serviceaccounts")
+        if self.store.get(sa_gr, namespace, "default") is None:
+            self.store.commit(
+                sa_gr,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {
+                        "name": "default",
+                        "namespace": namespace,
+                        "uid": str(uuid.uuid4()),
+                        "creationTimestamp": self.now(),
+                    },
+                },
+            )
 
     async def delete_collection(
         self,

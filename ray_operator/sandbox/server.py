@@ -212,11 +212,6 @@ class Sandbox:
         for name in builtins.INITIAL_NAMESPACES:
             if self.store.get(NAMESPACE_GR, "", name) is None:
                 self.engine.seed(ns_rt, {"metadata": {"name": name}})
-        for ns in builtins.INITIAL_NAMESPACES[:3]:
-            sa_rt = self.registry.lookup("", "v1", "serviceaccounts")
-            assert sa_rt is not None
-            if self.store.get(("", "serviceaccounts"), ns, "default") is None:
-                self.engine.seed(sa_rt, {"metadata": {"name": "default", "namespace": ns}})
         node_rt = self.registry.lookup("", "v1", "nodes")
         assert node_rt is not None
         if self.store.get(("", "nodes"), "", NODE_NAME) is None:

@@ -338,3 +338,11 @@ async def test_pod_spec_is_immutable_but_images_and_service_names_are_dns_1035(
         json={"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 80}]}},
     )
     assert status == 422 and "a DNS-1035 label" in body["message"]
+
+
+async def test_every_namespace_gets_a_default_service_account(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
+    _, s = http
+    await call(s, "POST", "/api/v1/namespaces", json={"metadata": {"name": "team"}})
+    for namespace in ("default", "kube-node-lease", "team"):
+        status, _, _ = await call(s, "GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+        assert status == 200, namespace
