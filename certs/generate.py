@@ -9,7 +9,11 @@ Decisions:
 - ECDSA P-256 by default (a CA plus a leaf in milliseconds), RSA-2048 as an option for old clients.
   Private keys are PEM PKCS#8, certificates PEM.
 - Random 159-bit serials; ``notBefore`` is backdated by ``BACKDATE`` (1 h) to tolerate clock skew
-  between replicas and the API server.
+  between replicas and the API server. X.509 times have whole seconds, so the issue time is first
+  rounded *up*: ``issued_at`` is then never earlier than the real issue time and an age measured from
+  it never overstates how long a certificate has existed. (Rounded down, a certificate looked up to a
+  second old the moment it was made, and a sub-second rollover grace let one check issue a leaf and
+  drop the old CA back to back, before any replica served the new leaf.)
 - Each CA gets a distinct subject (``ray-operator-webhook-ca@<unix seconds>-<serial bits>``) so that during a CA
   rollover the bundle's two CAs never share a subject and chain building cannot pick the wrong one.
 - The serving certificate never outlives its CA: its ``notAfter`` is clamped to the CA's.
@@ -36,6 +40,13 @@ from ray_operator.settings import KeyAlgorithm
 
 BACKDATE = timedelta(hours=1)
 """How far ``notBefore`` is set in the past, for clock skew."""
+
+
+def not_before_for(now: datetime) -> datetime:
+    """``notBefore`` of a certificate made at ``now``: ``now`` rounded up to a whole second, minus ``BACKDATE``."""
+    whole = now.replace(microsecond=0)
+    return (whole if whole == now else whole + timedelta(seconds=1)) - BACKDATE
+
 
 ROTATE_FRACTION = 2 / 3
 """Share of a certificate's lifetime after which it is replaced."""
@@ -107,7 +118,7 @@ def generate_ca(*, now: datetime, validity: timedelta, algorithm: KeyAlgorithm) 
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(serial)
-        .not_valid_before(now - BACKDATE)
+        .not_valid_before(not_before_for(now))
         .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -151,7 +162,7 @@ def generate_serving(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
+        .not_valid_before(not_before_for(now))
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -263,5 +274,5 @@ def rotation_due(cert: x509.Certificate, now: datetime, *, fraction: float = ROT
 
 
 def issued_at(cert: x509.Certificate) -> datetime:
-    """When a certificate of ours was made: its ``notBefore`` plus the backdating."""
+    """When a certificate of ours was made, rounded up to the second: its ``notBefore`` plus the backdating."""
     return cert.not_valid_before_utc + BACKDATE

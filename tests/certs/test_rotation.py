@@ -185,3 +185,35 @@ def test_ca_rollover_stages_issues_then_drops() -> None:
     assert action is Action.DROP_OLD_CAS
     assert _state(dropped).bundle == (ca2,)
     assert _step(dropped, issue_at + POLICY.grace)[0] is Action.NONE
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.5, 0.999])
+def test_a_sub_second_grace_never_lets_issue_and_drop_run_back_to_back(fraction: float) -> None:
+    """X.509 keeps whole seconds. A certificate made at 12:00:00.9 must not look 0.9 s old at once: with a
+    0.3 s grace that let one check issue the new leaf and drop the old CA before any replica served it."""
+    policy = Policy(names=NAMES, algorithm="ecdsa-p256", ca_validity=timedelta(days=300),
+                    leaf_validity=timedelta(days=30), grace=timedelta(seconds=0.3))  # fmt: skip
+    data = _fresh()
+    ca1 = _state(data).signer.cert
+    life = ca1.not_valid_after_utc - ca1.not_valid_before_utc
+    ca_due = ca1.not_valid_before_utc + life * 2 / 3 + timedelta(seconds=fraction)
+
+    def step(data: dict[str, bytes], now: datetime) -> tuple[Action, dict[str, bytes]]:
+        decision = decide(parse_state(data), now=now, policy=policy, bundle_injected=True)
+        if decision.action is Action.NONE:
+            return decision.action, data
+        return decision.action, apply(decision, data, now=now, policy=policy)
+
+    action, data = step(data, ca_due - timedelta(days=1))  # a fresh leaf, so only the CA is due
+    assert action is Action.ISSUE_LEAF
+    action, staged = step(data, ca_due)
+    assert action is Action.STAGE_CA
+    assert g.issued_at(_state(staged).signer.cert) >= ca_due
+    assert step(staged, ca_due + timedelta(seconds=0.2))[0] is Action.NONE  # the grace is real time, not less
+    issue_at = ca_due + timedelta(seconds=1.5)
+    action, issued = step(staged, issue_at)
+    assert action is Action.ISSUE_LEAF
+    # The same check decides again right after writing: the new leaf has existed for no time at all.
+    assert step(issued, issue_at)[0] is Action.NONE
+    assert step(issued, issue_at + timedelta(seconds=0.29))[0] is Action.NONE
+    assert step(issued, issue_at + timedelta(seconds=1.31))[0] is Action.DROP_OLD_CAS
