@@ -439,3 +439,14 @@ async def test_system_namespaces_may_not_be_deleted(kubectl: Kubectl) -> None:
     assert 'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted' in (
         result.stderr
     )
+
+
+async def test_diff_uses_server_dry_run(kubectl: Kubectl, crd: None, tmp_path: Path) -> None:
+    await kubectl("apply", "-f", write(tmp_path, "w.yaml", widget()))
+    same = await kubectl("diff", "-f", write(tmp_path, "same.yaml", widget()))
+    assert same.returncode == 0 and same.stdout == ""
+    changed = await kubectl("diff", "-f", write(tmp_path, "w2.yaml", widget(size=4)))
+    assert changed.returncode == 1
+    assert "-  size: 3" in changed.stdout and "+  size: 4" in changed.stdout
+    spec = json.loads((await kubectl("get", "widget", "demo", "-o", "json")).stdout)["spec"]
+    assert spec == {"size": 3}, "diff changes nothing"
