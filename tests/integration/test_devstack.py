@@ -20,6 +20,12 @@ from ray_operator.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 WEBHOOK_KINDS = {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
+BROKEN = {
+    "apiVersion": "ray.io/v1",
+    "kind": "RayCluster",
+    "metadata": {"name": "broken"},
+    "spec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": []}}}},
+}
 
 
 def kustomize(directory: str, tmp: Path) -> list[dict[str, Any]]:
@@ -56,7 +62,7 @@ def test_installed_webhook_objects_match_config_webhook_with_the_name_prefix(tmp
     assert by_kind_and_name(rendered) == by_kind_and_name(ours)
 
 
-async def test_sandbox_command_writes_the_kubeconfig_and_kubectl_creates_a_sample(tmp_path: Path) -> None:
+async def test_sandbox_command_writes_the_kubeconfig_only_once_admissions_work(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "sandbox.kubeconfig"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
     proc = await asyncio.create_subprocess_exec(
@@ -65,21 +71,26 @@ async def test_sandbox_command_writes_the_kubeconfig_and_kubectl_creates_a_sampl
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     try:
-        banner = []
+        # Whoever waits for the file must be able to use kubectl the moment it appears: poll for the
+        # file itself (not the banner) and send admissions at once.
         async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, f"the sandbox exited early: {(await proc.stderr.read()).decode()[-2000:]}"
-                banner.append(line)
-                if "Stop with Ctrl-C" in line:
-                    break
-        assert kubeconfig.exists(), "the kubeconfig must exist once the banner is printed"
-        assert any(str(kubeconfig) in line for line in banner)
+            while not kubeconfig.exists():
+                assert proc.returncode is None, f"the sandbox exited early: {(await proc.stderr.read()).decode()}"
+                await asyncio.sleep(0.02)
         kubectl = Kubectl(kubeconfig=kubeconfig, cache_dir=tmp_path / "kc")
+        refused = await kubectl("create", "-f", "-", input=json.dumps(BROKEN))
+        assert refused.returncode == 1 and 'The RayCluster "broken" is invalid:' in refused.stderr, refused.stderr
         created = await kubectl("create", "-f", str(REPO / "samples" / "ray_v1_raycluster.mini.yaml"))
         assert created.returncode == 0, created.stderr
         got = json.loads((await kubectl("get", "rayclusters", "-o", "json")).stdout)
         assert [i["metadata"]["name"] for i in got["items"]] == ["raycluster-mini"]
+        banner = []
+        async with asyncio.timeout(30):
+            while not banner or "Stop with Ctrl-C" not in banner[-1]:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the sandbox closed stdout before printing how to use it"
+                banner.append(line)
+        assert any(str(kubeconfig) in line for line in banner)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
