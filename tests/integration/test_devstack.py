@@ -84,7 +84,7 @@ async def test_sandbox_command_writes_the_kubeconfig_only_once_admissions_work(t
         assert created.returncode == 0, created.stderr
         got = json.loads((await kubectl("get", "rayclusters", "-o", "json")).stdout)
         assert [i["metadata"]["name"] for i in got["items"]] == ["raycluster-mini"]
-        banner = []
+        banner: list[str] = []
         async with asyncio.timeout(30):
             while not banner or "Stop with Ctrl-C" not in banner[-1]:
                 line = (await proc.stdout.readline()).decode()
