@@ -39,7 +39,8 @@ async def test_readyz_waits_for_a_certificate_from_the_real_source(kubeconfig_pa
             assert status == 503 and "no serving certificate loaded yet" in text, text
             assert not state.webhook_serving.is_set()
 
-            await client.CoreV1Api(api_client).create_namespace({"metadata": {"name": settings.namespace}})
+            core: Any = client.CoreV1Api(api_client)  # a dict body: the client's stubs only admit models
+            await core.create_namespace({"metadata": {"name": settings.namespace}})
             async with asyncio.timeout(20):
                 while (await readyz(http, state.probe_port))[0] != 200:  # noqa: ASYNC110  # polls over HTTP
                     await asyncio.sleep(0.05)
