@@ -102,31 +102,47 @@ async def test_explain_and_printer_columns(kubectl: Kubectl) -> None:
     assert out.stdout.splitlines()[1].startswith("demo ")
 
 
-async def test_kubectl_patch_and_apply_use_strategic_merge_on_pods(kubectl: Kubectl) -> None:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
+async def test_kubectl_patch_and_apply_use_strategic_merge_on_pod_templates(kubectl: Kubectl) -> None:
+    # A running pod's spec is immutable (as on a real server), so the strategic merge is shown on a
+    # Deployment's pod template: kubectl computes the patch from the published schema's merge keys.
+    labels = {"app": "web"}
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {
-            "containers": [
-                {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"}]},
-                {"name": "side", "image": "busybox"},
-            ]
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"}]},
+                        {"name": "side", "image": "busybox"},
+                    ]
+                },
+            },
         },
     }
-    out = await kubectl("apply", "-f", "-", input=json.dumps(pod))
+    out = await kubectl("apply", "-f", "-", input=json.dumps(deployment))
     assert out.returncode == 0, out.stderr
-    out = await kubectl(
-        "patch", "pod", "web", "-p", '{"spec":{"containers":[{"name":"web","env":[{"name":"B","value":"2"}]}]}}'
-    )
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "B", "value": "2"}]}]}}}}
+    out = await kubectl("patch", "deployment", "web", "-p", json.dumps(patch))
     assert out.returncode == 0, out.stderr
-    live = json.loads((await kubectl("get", "pod", "web", "-o", "json")).stdout)
-    web = next(c for c in live["spec"]["containers"] if c["name"] == "web")
+    assert "deployment.apps/web patched" in out.stdout
+    live = json.loads((await kubectl("get", "deployment", "web", "-o", "json")).stdout)
+    containers = live["spec"]["template"]["spec"]["containers"]
+    web = next(c for c in containers if c["name"] == "web")
     assert [e["name"] for e in web["env"]] == ["B", "A"]  # merged by name, patch items first
-    assert {c["name"] for c in live["spec"]["containers"]} == {"web", "side"}
-    pod["spec"]["containers"] = [pod["spec"]["containers"][0]]  # apply without the side container
-    out = await kubectl("apply", "-f", "-", input=json.dumps(pod))
+    assert [c["name"] for c in containers] == ["web", "side"]  # the other container is kept
+    assert web["image"] == "nginx:1"
+    template = deployment["spec"]["template"]["spec"]
+    template["containers"] = [template["containers"][0]]  # apply without the side container
+    out = await kubectl("apply", "-f", "-", input=json.dumps(deployment))
     assert out.returncode == 0, out.stderr
     assert "error calculating patch" not in out.stderr
-    live = json.loads((await kubectl("get", "pod", "web", "-o", "json")).stdout)
-    assert [c["name"] for c in live["spec"]["containers"]] == ["web"]
+    assert "deployment.apps/web configured" in out.stdout
+    live = json.loads((await kubectl("get", "deployment", "web", "-o", "json")).stdout)
+    containers = live["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["web"]
+    # B came from the imperative patch, not from the last-applied configuration, so apply keeps it.
+    assert [e["name"] for e in containers[0]["env"]] == ["B", "A"]
