@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from webhook.rules import raycluster_rules
 from webhook.server import HttpsServer
 
 PATHS = (VALIDATE_PATH, MUTATE_PATH)
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -112,6 +114,8 @@ def check_answer(status: int, body: bytes, sent: Any = None) -> None:
         assert answer["kind"] == "AdmissionReview"
         if isinstance(sent, dict) and isinstance(sent.get("request"), dict):
             assert answer["response"]["uid"] == sent["request"]["uid"]
+        # A handler bug is wrapped into a review with code 500 rather than an HTTP 500: still a failure here.
+        assert (answer["response"].get("status") or {}).get("code") != 500, answer["response"]["status"]
 
 
 json_values = st.recursive(
@@ -181,7 +185,7 @@ def test_random_ish_reviews(
     path: str,
     drop: bool,
 ) -> None:
-    obj = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "fuzz"}, "spec": {}}
+    obj: dict[str, Any] = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "fuzz"}, "spec": {}}
     obj["spec"][spec_field] = spec_value
     body = review(obj, operation=operation, old=copy.deepcopy(obj) if operation != "CREATE" else None)
     if drop:
@@ -189,6 +193,49 @@ def test_random_ish_reviews(
     else:
         body["request"][field] = value
     status, answer = send(conn, path, json.dumps(body).encode())
+    check_answer(status, answer, body)
+
+
+def _nodes(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    yield path
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _nodes(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _nodes(child, (*path, index))
+
+
+COMPLETE: dict[str, Any] = yaml.safe_load((SAMPLES / "ray_v1_raycluster.complete.yaml").read_text())
+COMPLETE_NODES = [p for p in _nodes(COMPLETE) if len(p) > 1]
+
+
+@FUZZ
+@given(
+    where=st.sampled_from(COMPLETE_NODES),
+    value=json_values,
+    operation=st.sampled_from(["CREATE", "UPDATE", "UPDATE of a broken object"]),
+    path=st.sampled_from(PATHS),
+)
+def test_a_realistic_raycluster_with_one_node_replaced(
+    conn: http.client.HTTPSConnection, where: tuple[str | int, ...], value: Any, operation: str, path: str
+) -> None:
+    """Any field, however deep in a full sample (pod templates, probes, resources), given any JSON value, in
+    the new or the stored object: the rules answer with an admission or field errors, never an internal error."""
+    obj = copy.deepcopy(COMPLETE)
+    node: Any = obj
+    for step in where[:-1]:
+        node = node[step]
+    node[where[-1]] = value
+    if operation == "CREATE":
+        body = review(obj)
+    elif operation == "UPDATE":
+        body = review(obj, operation="UPDATE", old=copy.deepcopy(COMPLETE))
+    else:  # ratcheting reads the stored object too
+        body = review(copy.deepcopy(COMPLETE), operation="UPDATE", old=obj)
+    body["request"]["name"] = COMPLETE["metadata"]["name"]  # the API server's own string, whatever the object says
+    status, answer = send(conn, path, json.dumps(body).encode())
+    assert status == 200, (status, answer[:300])
     check_answer(status, answer, body)
 
 

@@ -44,7 +44,7 @@ def test_identical_documents_need_no_operation(doc: Any) -> None:
 
 
 def test_a_single_added_default_is_a_single_add() -> None:
-    old = {"spec": {"headGroupSpec": {"rayStartParams": {}}, "workerGroupSpecs": [{"groupName": "a"}]}}
+    old: dict[str, Any] = {"spec": {"headGroupSpec": {"rayStartParams": {}}, "workerGroupSpecs": [{"groupName": "a"}]}}
     new = copy.deepcopy(old)
     new["spec"]["workerGroupSpecs"][0]["replicas"] = 1
     assert diff(old, new) == [{"op": "add", "path": "/spec/workerGroupSpecs/0/replicas", "value": 1}]
