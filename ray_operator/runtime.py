@@ -132,6 +132,17 @@ async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
         await api.close()
 
 
+def certificate_settings_error(settings: Settings) -> str | None:
+    """Why the certificate settings cannot work (naming flag and env var), or ``None``: a usage error, not a crash."""
+    from certs.source import check_settings
+
+    try:
+        check_settings(settings)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _default_certificate_source_factory() -> tuple[CertificateSourceFactory, HandshakeOk]:
     from certs import handshake_ok, make_certificate_source
 
@@ -190,6 +201,10 @@ async def run(
     problem = mode_error(settings.mode)
     if problem is not None:
         log.error("mode_not_available", mode=settings.mode, message=problem)
+        return EXIT_USAGE
+    problem = certificate_settings_error(settings)
+    if problem is not None:
+        log.error("operator_start_failed", error=problem)
         return EXIT_USAGE
     if certificate_source_factory is None or handshake_ok is None:
         default_factory, default_handshake = _default_certificate_source_factory()
@@ -333,8 +348,8 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ray-operator: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    problem = mode_error(settings.mode)
+    problem = mode_error(settings.mode) or certificate_settings_error(settings)
     if problem is not None:
-        print(problem, file=sys.stderr)
+        print(problem if problem.startswith("ray-operator") else f"ray-operator: {problem}", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(run(settings))

@@ -324,6 +324,42 @@ def test_a_missing_kubeconfig_is_a_clear_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("flag", "env"),
+    [
+        ("--cert-rollover-grace-seconds", "RAY_OPERATOR_CERT_ROLLOVER_GRACE_SECONDS"),
+        ("--cert-check-interval-seconds", "RAY_OPERATOR_CERT_CHECK_INTERVAL_SECONDS"),
+    ],
+)
+def test_unusable_certificate_settings_are_a_one_line_usage_error(flag: str, env: str, tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "ray-operator"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
+    done = subprocess.run(
+        [str(exe), "run", "--mode", "webhook", "--kubeconfig", str(tmp_path / "unused"), flag, "0"],
+        capture_output=True, text=True, timeout=60, env=clean,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert flag in done.stderr and env in done.stderr and "must be greater than 0" in done.stderr
+
+
+async def test_run_refuses_unusable_certificate_settings_before_starting_anything(pki: Pki, tmp_path: Path) -> None:
+    state = RuntimeState(registry=new_registry(process_metrics=False))
+    with structlog.testing.capture_logs() as logs:
+        code = await run(
+            settings(cert_rollover_grace_seconds=-1.0),
+            api_client_factory=no_client,
+            certificate_source_factory=lambda **_: FakeCertificates(pki, tmp_path),
+            handshake_ok=handshake_ok,
+            rules=FAKE_RULES,
+            state=state,
+            handle_signals=False,
+        )
+    assert code == EXIT_USAGE and state.probe_port is None and state.webhook_port is None
+    failed = [e for e in logs if e["event"] == "operator_start_failed"]
+    assert failed and "--cert-rollover-grace-seconds" in failed[0]["error"] and "exc_info" not in failed[0]
+
+
 async def test_on_shutdown_readyz_fails_first_while_the_webhook_still_answers(pki: Pki, tmp_path: Path) -> None:
     task, state, certs = await start(pki, tmp_path, config=settings(shutdown_delay_seconds=1.0))
     certs.release.set()
