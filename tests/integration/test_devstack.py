@@ -66,7 +66,8 @@ async def test_sandbox_command_writes_the_kubeconfig_only_once_admissions_work(t
     kubeconfig = tmp_path / "sandbox.kubeconfig"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "ray-operator"), "sandbox", "--kubeconfig", str(kubeconfig), "--no-kubelet",
+        str(Path(sys.executable).parent / "ray-operator"), "sandbox", "--mode", "webhook",
+        "--kubeconfig", str(kubeconfig), "--no-kubelet",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
