@@ -459,6 +459,52 @@ def _deployment_cells(obj: Obj, now: datetime) -> Cells:
     ]
 
 
+def _or_na(value: Any) -> Any:
+    return "N/A" if value is None else value
+
+
+def _statefulset_cells(obj: Obj, now: datetime) -> Cells:
+    spec = _get(obj, "spec") or {}
+    names, images = _containers_images(_get(spec, "template", "spec"))
+    ready = f"{_int(_get(obj, 'status', 'readyReplicas'))}/{_int(spec.get('replicas', 1))}"
+    return [_meta(obj).get("name", ""), ready, age(_meta(obj).get("creationTimestamp"), now), names, images]
+
+
+def _replicaset_cells(obj: Obj, now: datetime) -> Cells:
+    spec = _get(obj, "spec") or {}
+    status = _get(obj, "status") or {}
+    names, images = _containers_images(_get(spec, "template", "spec"))
+    return [
+        _meta(obj).get("name", ""),
+        _int(spec.get("replicas", 1)),
+        _int(status.get("replicas")),
+        _int(status.get("readyReplicas")),
+        age(_meta(obj).get("creationTimestamp"), now),
+        names,
+        images,
+        _label_selector(spec.get("selector")),
+    ]
+
+
+def _daemonset_cells(obj: Obj, now: datetime) -> Cells:
+    spec = _get(obj, "spec") or {}
+    status = _get(obj, "status") or {}
+    names, images = _containers_images(_get(spec, "template", "spec"))
+    return [
+        _meta(obj).get("name", ""),
+        _int(status.get("desiredNumberScheduled")),
+        _int(status.get("currentNumberScheduled")),
+        _int(status.get("numberReady")),
+        _int(status.get("updatedNumberScheduled")),
+        _int(status.get("numberAvailable")),
+        _format_labels(_get(spec, "template", "spec", "nodeSelector")),
+        age(_meta(obj).get("creationTimestamp"), now),
+        names,
+        images,
+        _label_selector(spec.get("selector")),
+    ]
+
+
 def _job_cells(obj: Obj, now: datetime) -> Cells:
     spec = _get(obj, "spec") or {}
     status = _get(obj, "status") or {}
@@ -755,6 +801,59 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], _PrinterFn]] = {
             _age_column(),
         ),
         _ingress_cells,
+    ),
+    ("policy", "PodDisruptionBudget"): (
+        _named(
+            _column("Min Available", description="The minimum number or percentage of available pods."),
+            _column("Max Unavailable", description="The maximum number or percentage of unavailable pods."),
+            _column("Allowed Disruptions", "integer", "The number of pod disruptions currently allowed."),
+            _age_column(),
+        ),
+        _simple(
+            lambda o: _or_na(_get(o, "spec", "minAvailable")),
+            lambda o: _or_na(_get(o, "spec", "maxUnavailable")),
+            lambda o: _int(_get(o, "status", "disruptionsAllowed")),
+        ),
+    ),
+    ("apps", "StatefulSet"): (
+        _named(
+            _column("Ready", description="Number of the pod with ready state."),
+            _age_column(),
+            _column("Containers", description="Names of each container in the template.", priority=1),
+            _column("Images", description="Images referenced by each container in the template.", priority=1),
+        ),
+        _statefulset_cells,
+    ),
+    ("apps", "ReplicaSet"): (
+        _named(
+            _column("Desired", "integer", "Number of desired pods."),
+            _column("Current", "integer", "Number of actually running pods."),
+            _column("Ready", "integer", "Number of ready pods."),
+            _age_column(),
+            _column("Containers", description="Names of each container in the template.", priority=1),
+            _column("Images", description="Images referenced by each container in the template.", priority=1),
+            _column("Selector", description="Label selector for pods.", priority=1),
+        ),
+        _replicaset_cells,
+    ),
+    ("apps", "DaemonSet"): (
+        _named(
+            _column("Desired", "integer", "The desired number of daemon pods."),
+            _column("Current", "integer", "The current number of daemon pods."),
+            _column("Ready", "integer", "The number of ready daemon pods."),
+            _column("Up-to-date", "integer", "The number of daemon pods running the current template."),
+            _column("Available", "integer", "The number of available daemon pods."),
+            _column("Node Selector", description="The node selector of the daemon pods."),
+            _age_column(),
+            _column("Containers", description="Names of each container in the template.", priority=1),
+            _column("Images", description="Images referenced by each container in the template.", priority=1),
+            _column("Selector", description="Label selector for pods.", priority=1),
+        ),
+        _daemonset_cells,
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): (
+        _named(_column("Pod-Selector", description="The pods the policy applies to."), _age_column()),
+        _simple(lambda o: _label_selector(_get(o, "spec", "podSelector"))),
     ),
     ("rbac.authorization.k8s.io", "Role"): (_named(_CREATED_AT), _created_at),
     ("rbac.authorization.k8s.io", "ClusterRole"): (_named(_CREATED_AT), _created_at),
