@@ -970,17 +970,20 @@ class Engine:
                     )
                 ],
             )
-        await self._admit(
-            "validate",
-            operation="DELETE",
-            rt=rt,
-            sub="",
-            namespace=namespace,
-            name=name,
-            obj=None,
-            old=self.view(rt, old),
-            ctx=ctx,
-        )
+        # As upstream's delete admission: mutating webhooks are called too (oldObject only; a patch is an
+        # error), then validating ones.
+        for phase in ("mutate", "validate"):
+            await self._admit(
+                phase,
+                operation="DELETE",
+                rt=rt,
+                sub="",
+                namespace=namespace,
+                name=name,
+                obj=None,
+                old=self.view(rt, old),
+                ctx=ctx,
+            )
         old = self.get_stored(rt, namespace, name)  # webhooks were awaited: act on the latest state
         self._check_preconditions(rt, name, old, options)
         new = clone(old)

@@ -45,6 +45,8 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryL
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 MAX_BODY = 3 * 1024 * 1024
 USER_KEY = web.RequestKey("user", dict)
+WRITE_CONTEXT_KEY = web.RequestKey("write_context", WriteContext)
+"""The write's context, so an error response still carries the warnings collected before the error."""
 
 
 @dataclass
@@ -183,7 +185,10 @@ class Handlers:
                         return response
             response = await handler(request)
         except errors.ApiError as exc:
-            response = error_response(exc)
+            # Upstream sends every warning recorded before the failure (admission webhooks', fieldValidation's).
+            ctx = request.get(WRITE_CONTEXT_KEY)
+            collected = [*(ctx.warnings if ctx is not None else ()), *getattr(exc, "warnings", ())]
+            response = error_response(exc, warnings=collected)
         except web.HTTPException as exc:
             if exc.status == 404:
                 response = error_response(errors.no_such_route())
@@ -341,6 +346,7 @@ class Handlers:
         if body_options:
             options.update({k: v for k, v in body_options.items() if k not in ("kind", "apiVersion")})
         ctx.options = options
+        request[WRITE_CONTEXT_KEY] = ctx
         return ctx
 
     async def _body(self, request: web.Request) -> bytes:

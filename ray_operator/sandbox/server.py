@@ -267,7 +267,12 @@ class Sandbox:
             resolve_service=lambda ns, name, port: self.service_endpoints.get((ns, name, port)),
             get_namespace=get_namespace,
             log=self.admission_log,
+            served_versions=self.served_versions,
         )
+
+    def served_versions(self, group: str, resource: str) -> list[str]:
+        """The versions ``group``/``resource`` is served in (matchPolicy Equivalent matches across them)."""
+        return [rt.version for rt in self.registry.all() if rt.group == group and rt.resource == resource]
 
     def _setup_kubelet(self, app: web.Application) -> None:
         module = optional_module("kubelet")
