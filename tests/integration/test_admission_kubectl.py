@@ -125,3 +125,23 @@ async def test_warnings_are_printed_as_warning_lines(operator_stack: OperatorSta
     assert done.returncode == 0, done.stderr
     for warning in warnings:
         assert f"Warning: {warning}" in done.stderr.splitlines()
+
+
+async def test_which_layer_refuses_an_immutable_change(operator_stack: OperatorStack, kubectl: Kubectl) -> None:
+    """Changing managedBy from one value to another is refused by the CRD's CEL rule, which the API server
+    runs before validating webhooks (our webhook is never asked); adding it where it was unset is a change
+    the CEL transition rule cannot see (no oldSelf), and only our webhook refuses it."""
+    sample = mini()
+    sample["metadata"]["name"] = "managed"
+    sample["spec"]["managedBy"] = "ray.io/kuberay-operator"
+    assert (await kubectl("create", "-f", "-", input=json.dumps(sample))).returncode == 0
+    before = len(operator_stack.sandbox.admission_log)
+    done = await kubectl(
+        "patch", "raycluster", "managed", "--type", "merge",
+        "-p", json.dumps({"spec": {"managedBy": "kueue.x-k8s.io/multikueue"}}),
+    )  # fmt: skip
+    assert done.returncode == 1 and "the managedBy field is immutable" in done.stderr, done.stderr
+    later = operator_stack.sandbox.admission_log[before:]
+    assert [c["webhook"] for c in later if c["operation"] == "UPDATE"] == ["mraycluster.kb.io"]  # no validation call
+    stored = yaml.safe_load((await kubectl("get", "raycluster", "managed", "-o", "yaml")).stdout)
+    assert stored["spec"]["managedBy"] == "ray.io/kuberay-operator"
