@@ -33,7 +33,7 @@ def binding(node: str) -> dict[str, Any]:
 async def test_binding_assigns_the_node_once_and_a_second_binding_conflicts(api_client: Any) -> None:
     from kubernetes_asyncio import client
 
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)  # dict bodies and raw responses, as the tests send them
     await core.create_namespaced_pod("default", POD)
     # The answer is a Status, which the generated client cannot read as a Binding: take it raw.
     response = await core.create_namespaced_pod_binding("web", "default", binding("node-a"), _preload_content=False)
@@ -59,7 +59,7 @@ async def test_binding_assigns_the_node_once_and_a_second_binding_conflicts(api_
 async def test_the_fake_kubelet_schedules_through_pods_binding(sandbox: Sandbox, api_client: Any) -> None:
     from kubernetes_asyncio import client
 
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)  # dict bodies and raw responses, as the tests send them
     await core.create_namespaced_pod("default", POD)
     for _ in range(200):  # bounded poll: the kubelet works in the background
         if (await core.read_namespaced_pod("web", "default")).status.phase == "Running":
