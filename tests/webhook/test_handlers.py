@@ -144,7 +144,9 @@ def test_an_unparseable_spec_is_denied_with_the_field_path_by_the_real_rules() -
     r = validate_request(req(rc(workerGroupSpecs="three groups")), rules=raycluster_rules())
     assert not r.allowed and r.status is not None and r.status.details is not None
     assert r.status.code == 422
-    assert any(c.field.startswith("spec.workerGroupSpecs") for c in r.status.details.causes)
+    causes = {c.field: c.message for c in r.status.details.causes}
+    assert "must be of type array" in causes["spec.workerGroupSpecs"]  # the parse error's own path, not a parent
+    assert "spec.workerGroupSpecs: " in r.status.message
 
 
 def test_the_real_defaulting_answers_a_patch_that_yields_its_result() -> None:
