@@ -23,7 +23,10 @@ CA rollover, without a moment where a replica serves a certificate the API serve
    that can reach the API server has re-read the Secret and serves the new leaf.
 
 ``grace`` is at least twice the check interval, so "every replica re-read the Secret" holds for every
-replica that is up and reaching the API server; a replica that cannot reach it cannot refresh anything,
+replica that is up and reaching the API server. Ages are measured from ``generate.issued_at``, which
+rounds the issue time *up* to X.509's whole seconds, so no step comes earlier than ``grace`` in real
+time, however short the grace (one check never issues a leaf and drops the old CA back to back).
+A replica that cannot reach the API server cannot refresh anything,
 and its certificate stays valid until it expires anyway.
 
 Decided against: cert-controller's outright CA replacement (the bundle and the served leaf disagree for
