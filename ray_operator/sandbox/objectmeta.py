@@ -13,7 +13,7 @@ from typing import Any
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import label_value_error, qualified_name_error
+from ray_operator.sandbox.selectors import label_value_errors, qualified_name_errors
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -52,15 +52,15 @@ def validate_meta(rt: ResourceType, obj: dict[str, Any], *, create: bool) -> lis
         )
         labels = {}
     for key, value in labels.items():
-        err = qualified_name_error(str(key))
-        if err:
+        # One cause per problem, as upstream's ValidateLabels reports them.
+        for err in qualified_name_errors(str(key)):
             causes.append(
                 errors.Cause(
                     reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{key}": {err}'
                 )
             )
-        verr = label_value_error(str(value)) if isinstance(value, str) else "must be a string"
-        if verr:
+        value_errors = label_value_errors(value) if isinstance(value, str) else ["must be a string"]
+        for verr in value_errors:
             causes.append(
                 errors.Cause(
                     reason="FieldValueInvalid", field="metadata.labels", message=f'Invalid value: "{value}": {verr}'

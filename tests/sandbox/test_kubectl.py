@@ -107,7 +107,11 @@ async def test_get_lists_with_selectors_and_all_namespaces(kubectl: Kubectl, crd
     by_field = await kubectl("get", "widgets", "--field-selector", "metadata.name=a", "-o", "name")
     assert by_field.stdout.split() == ["widget.example.io/a"]
     bad = await kubectl("get", "widgets", "-l", "app in (a")
-    assert bad.returncode == 1 and "unable to parse requirement" in bad.stderr
+    assert bad.returncode == 1
+    assert (
+        'Error from server (BadRequest): Unable to find "example.io/v1, Resource=widgets" that match label selector '
+        '"app in (a", field selector "": unable to parse requirement: found \'\', expected: \',\' or \')\''
+    ) in bad.stderr
 
 
 async def test_get_yaml_shows_server_metadata(kubectl: Kubectl, crd: None, tmp_path: Path) -> None:

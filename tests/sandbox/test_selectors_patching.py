@@ -33,11 +33,47 @@ def test_label_selector_grammar(selector: str, expected: bool) -> None:
     assert parse_label_selector(selector).matches(LABELS) is expected
 
 
-@pytest.mark.parametrize("selector", ["app in (a", "a b", "=x", "app in ()", "x,", "a=b=c", "n>x", "bad key=1"])
-def test_invalid_label_selectors_are_400(selector: str) -> None:
+REQ = "unable to parse requirement: "
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app in (a", REQ + "found '', expected: ',' or ')'"),
+        ("app in (a b)", REQ + "found 'b', expected: ',' or ')'"),
+        ("app in (a,", REQ + "found '', expected: ',', or identifier"),
+        ("app in a", REQ + "found 'a' expected: '('"),
+        ("a b", REQ + "found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+        ("!", REQ + "found '', expected: identifier"),
+        ("n>x", REQ + "values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer"),
+        ("x=" + "v" * 64, REQ + f'values[0][x]: Invalid value: "{"v" * 64}": must be no more than 63 characters'),
+        ("a/b/c", REQ + '<nil>: Invalid value: "a/b/c": a qualified name must consist of alphanumeric characters'),
+        ("Bad_Key/x=1", REQ + '<nil>: Invalid value: "Bad_Key/x": prefix part a lowercase RFC 1123 subdomain'),
+        # Outside one requirement the text has no prefix, as upstream.
+        ("=x", "found '=', expected: !, identifier, or 'end of string'"),
+        ("x,", "found '', expected: identifier after ','"),
+        ("a=b=c", "found '=', expected: ',' or 'end of string'"),
+    ],
+)
+def test_invalid_label_selectors_are_400_with_apimachinerys_text(selector: str, message: str) -> None:
     with pytest.raises(errors.ApiError) as info:
         parse_label_selector(selector)
-    assert info.value.code == 400 and info.value.message.startswith("unable to parse requirement")
+    assert info.value.code == 400 and info.value.reason == "BadRequest"
+    assert info.value.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ("app in ()", {"app": ""}, True),  # "()" is the set of the empty value, not an error
+        ("app in ()", {"app": "ray"}, False),
+        ("app in (a,,b)", {"app": ""}, True),
+        ("app=", {"app": ""}, True),
+        ("in in (notin)", {"in": "notin"}, True),  # keywords are identifiers where values go
+    ],
+)
+def test_empty_values_and_keywords_as_identifiers(selector: str, labels: dict[str, str], expected: bool) -> None:
+    assert parse_label_selector(selector).matches(labels) is expected
 
 
 def test_field_selectors_and_unsupported_fields() -> None:
