@@ -9,7 +9,8 @@ the two configurations, and the emulator then calls the webhooks over TLS verifi
 
 The kubeconfig file is written only after a server-side dry-run create of a RayCluster has gone
 through both webhooks, so whoever waits for the file can use kubectl at once. Runs until SIGINT or
-SIGTERM, then exits 0 and removes the file.
+SIGTERM, then exits 0 and removes the file; a stop requested while starting ends it at once (the
+round trip may otherwise retry for a minute) and the file is never written.
 
 The webhook objects are built here in Python (the ``config/`` tree is not shipped in the package);
 a test compares them with ``kubectl kustomize config/webhook`` so the two cannot drift.
@@ -231,6 +232,29 @@ async def run_devstack(
                 installed.append(sig)
     st = state if state is not None else RuntimeState(registry=new_registry())
     written: Path | None = None
+    stopper = asyncio.create_task(done.wait())
+    operator: asyncio.Task[int] | None = None
+
+    async def until_stopped(step: asyncio.Future[Any]) -> bool:
+        """Wait for ``step``, the operator ending, or a stop request; True when ``step`` finished first."""
+        waiting: set[asyncio.Future[Any]] = {step, stopper}
+        if operator is not None:
+            waiting.add(operator)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if step.done():
+            return True
+        step.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await step
+        return False
+
+    async def stop_operator() -> int:
+        if operator is None:
+            return EXIT_OK
+        st.stop.set()
+        code = await operator
+        return EXIT_OK if code == EXIT_OK else code
+
     try:
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
             async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
@@ -239,36 +263,47 @@ async def run_devstack(
                 async with kube_api_client(settings) as api_client:
                     await install(api_client, settings)
                 operator = asyncio.create_task(run(settings, state=st, handle_signals=False), name="operator")
-                serving = asyncio.create_task(st.webhook_serving.wait())
-                await asyncio.wait({operator, serving}, return_when=asyncio.FIRST_COMPLETED)
-                if operator.done():
-                    serving.cancel()
-                    log.error("devstack_failed", reason="the operator stopped before its webhook served")
-                    return operator.result() or EXIT_CRASHED
+                if not await until_stopped(asyncio.ensure_future(st.webhook_serving.wait())):
+                    if operator.done():
+                        log.error("devstack_failed", reason="the operator stopped before its webhook served")
+                        return operator.result() or EXIT_CRASHED
+                    return await stop_operator()  # Ctrl-C while starting
                 assert st.webhook_port is not None
                 sb.register_service_endpoint(
                     settings.namespace, settings.webhook_service_name, 443, "127.0.0.1", st.webhook_port
                 )
-                try:
+
+                async def round_trip() -> None:
                     async with kube_api_client(settings) as api_client:
                         await admission_round_trip(api_client)
+
+                check = asyncio.ensure_future(round_trip())
+                try:
+                    admitted = await until_stopped(check)
+                    if admitted:
+                        check.result()
                 except Exception as exc:
                     log.error("devstack_failed", reason=str(exc))
-                    st.stop.set()
-                    await operator
+                    await stop_operator()
                     return EXIT_CRASHED
+                if not admitted:
+                    if operator.done():
+                        log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
+                        return operator.result() or EXIT_CRASHED
+                    return await stop_operator()
                 written = sb.write_kubeconfig(kubeconfig)
                 print(usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet), flush=True)
-                stopper = asyncio.create_task(done.wait())
                 await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if operator.done():
-                    stopper.cancel()
+                if not stopper.done():
                     log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
                     return operator.result() or EXIT_CRASHED
-                st.stop.set()
-                code = await operator
-                return EXIT_OK if code == EXIT_OK else code
+                return await stop_operator()
     finally:
+        stopper.cancel()
+        if operator is not None and not operator.done():  # an exception above: do not leave it running
+            st.stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(operator, 30)
         for sig in installed:
             loop.remove_signal_handler(sig)
         if written is not None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ray_operator.devstack import webhook_resources
+from ray_operator.devstack import run_devstack, webhook_resources
 from ray_operator.sandbox.testing import Kubectl, kubectl_path
 from ray_operator.settings import Settings
 
@@ -110,3 +110,18 @@ def test_sandbox_with_the_reconciler_fails_fast(mode: str, tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 2 and "not built yet" in done.stderr
     assert not (tmp_path / "k").exists()
+
+
+async def test_a_stop_during_start_up_ends_the_sandbox_without_writing_the_kubeconfig(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the webhooks are still coming up must not wait for the admission round trip (up to a
+    minute when something is wrong) and must leave no kubeconfig that promises a working sandbox."""
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    stop = asyncio.Event()
+    stop.set()  # requested before the operator could possibly serve
+    async with asyncio.timeout(30):
+        code = await run_devstack(kubeconfig=kubeconfig, kubelet=False, stop=stop, handle_signals=False)
+    assert code == 0
+    assert not kubeconfig.exists()
+    assert "sandbox is ready" not in capsys.readouterr().out  # it stopped instead of announcing itself
