@@ -110,7 +110,7 @@ async def test_get_lists_with_selectors_and_all_namespaces(kubectl: Kubectl, crd
     assert bad.returncode == 1
     assert (
         'Error from server (BadRequest): Unable to find "example.io/v1, Resource=widgets" that match label selector '
-        '"app in (a", field selector "": unable to parse requirement: found \'\', expected: \',\' or \')\''
+        "\"app in (a\", field selector \"\": unable to parse requirement: found '', expected: ',' or ')'"
     ) in bad.stderr
 
 
