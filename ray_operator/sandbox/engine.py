@@ -190,17 +190,29 @@ class Engine:
             raise self._not_found(rt, name)
         return obj
 
-    def check_namespace_for_create(self, rt: ResourceType, namespace: str) -> None:
+    def check_namespace_for_create(self, rt: ResourceType, namespace: str, name: str = "") -> None:
         if not rt.namespaced:
             return
         ns = self.store.get(NAMESPACE_GR, "", namespace)
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if (ns.get("metadata") or {}).get("deletionTimestamp"):
-            raise errors.forbidden(
-                f"unable to create new content in namespace {namespace} because it is being terminated",
-                details={"name": namespace, "kind": "namespaces"},
-            )
+            # The NamespaceLifecycle admission plugin's Forbidden: it names the refused object and adds a cause.
+            reason = f"unable to create new content in namespace {namespace} because it is being terminated"
+            details: dict[str, Any] = {"kind": rt.resource}
+            if name:
+                details["name"] = name
+            if rt.group:
+                details["group"] = rt.group
+            details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            subject = f'{rt.group_resource} "{name}"' if name else rt.group_resource
+            raise errors.forbidden(f"{subject} is forbidden: {reason}", details=details)
 
     def deprecation(self, rt: ResourceType, ctx: WriteContext | None) -> None:
         if rt.deprecated and ctx is not None and rt.deprecation_warning:
@@ -552,7 +564,7 @@ class Engine:
         if rt.has_status:
             obj.pop("status", None)
         if rt.namespaced:
-            self.check_namespace_for_create(rt, namespace)
+            self.check_namespace_for_create(rt, namespace, str(meta.get("name") or ""))
         if rt.is_custom:
             crd = self.store.get(CRD_GR, "", str(rt.extra.get("crd", "")))
             if crd is not None and (crd.get("metadata") or {}).get("deletionTimestamp"):
