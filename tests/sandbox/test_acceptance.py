@@ -143,7 +143,7 @@ async def test_field_validation_warn_sends_one_warning_header_per_unknown_field(
             f"{sandbox.url}/api/v1/namespaces/default/configmaps",
             params={"fieldValidation": "Warn"},
             json=body,
-            ssl=sandbox.client_ssl_context(),
+            ssl=sandbox.client_ssl_context() or True,
         ) as resp,
     ):
         assert resp.status == 201
@@ -159,7 +159,7 @@ async def test_a_fault_hits_exactly_the_next_n_matching_requests(sandbox: Sandbo
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {sandbox.token}"}) as http:
 
         async def call(method: str, target: str, **kwargs: Any) -> tuple[int, Any]:
-            async with http.request(method, target, ssl=sandbox.client_ssl_context(), **kwargs) as resp:
+            async with http.request(method, target, ssl=sandbox.client_ssl_context() or True, **kwargs) as resp:
                 return resp.status, await resp.json()
 
         # Requests that do not match (another method, another path) pass and use up nothing.
