@@ -202,3 +202,43 @@ async def test_sandbox_command_exits_zero_on_sigint(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_no_op_write_bumps_nothing_and_emits_no_watch_event(sandbox: Sandbox) -> None:
+    base = f"{sandbox.url}/api/v1/namespaces/default/configmaps"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    ssl = sandbox.client_ssl_context() or True
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {sandbox.token}"}) as http:
+        async with http.post(base, json={"metadata": {"name": "cm"}, "data": {"a": "1"}}, ssl=ssl) as resp:
+            created = await resp.json()
+        rv = created["metadata"]["resourceVersion"]
+        params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "5"}
+        async with http.get(base, params=params, ssl=ssl) as watch:
+            async with http.patch(f"{base}/cm", data='{"data":{"a":"1"}}', headers=merge, ssl=ssl) as resp:
+                assert (await resp.json())["metadata"]["resourceVersion"] == rv
+            async with http.patch(f"{base}/cm", data='{"data":{"a":"2"}}', headers=merge, ssl=ssl) as resp:
+                changed = await resp.json()
+            event = json.loads(await asyncio.wait_for(watch.content.readline(), 5))
+    assert event["type"] == "MODIFIED"
+    assert event["object"]["metadata"]["resourceVersion"] == changed["metadata"]["resourceVersion"] != rv
+    assert event["object"]["data"] == {"a": "2"}
+
+
+async def test_service_status_is_written_only_through_its_subresource(sandbox: Sandbox) -> None:
+    base = f"{sandbox.url}/api/v1/namespaces/default/services"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    ingress = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+    ssl = sandbox.client_ssl_context() or True
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {sandbox.token}"}) as http:
+        svc = {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}, **ingress}
+        async with http.post(base, json=svc, ssl=ssl) as resp:
+            assert resp.status == 201
+            assert (await resp.json())["status"] == {"loadBalancer": {}}  # status is not taken on create
+        async with http.patch(f"{base}/lb", data=json.dumps(ingress), headers=merge, ssl=ssl) as resp:
+            assert (await resp.json())["status"] == {"loadBalancer": {}}  # nor on a main-resource write
+        both = {**ingress, "spec": {"sessionAffinity": "ClientIP"}}
+        async with http.patch(f"{base}/lb/status", data=json.dumps(both), headers=merge, ssl=ssl) as resp:
+            assert resp.status == 200
+            written = await resp.json()
+    assert written["status"] == ingress["status"]
+    assert written["spec"]["sessionAffinity"] == "None"  # a status write leaves the spec alone
