@@ -104,6 +104,16 @@ def _api_resource(rt: ResourceType) -> list[dict[str, Any]]:
                     "verbs": STATUS_VERBS,
                 }
             )
+        elif sub == "binding":
+            out.append(
+                {
+                    "name": f"{rt.resource}/binding",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "Binding",
+                    "verbs": ["create"],
+                }
+            )
         elif sub == "scale":
             out.append(
                 {
@@ -178,6 +188,14 @@ def _discovery_resource(rt: ResourceType) -> dict[str, Any]:
                     "subresource": "status",
                     "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
                     "verbs": STATUS_VERBS,
+                }
+            )
+        elif sub == "binding":
+            subs.append(
+                {
+                    "subresource": "binding",
+                    "responseKind": {"group": "", "version": "v1", "kind": "Binding"},
+                    "verbs": ["create"],
                 }
             )
         elif sub == "scale":

@@ -71,3 +71,11 @@ async def test_the_fake_kubelet_schedules_through_pods_binding(sandbox: Sandbox,
     assert [(r["path"], r["status"]) for r in posts] == [("/api/v1/namespaces/default/pods/web/binding", 201)]
     scheduled = [c for c in pod.status.conditions if c.type == "PodScheduled"]
     assert [c.status for c in scheduled] == ["True"]
+
+
+async def test_discovery_lists_pods_binding_as_kube_apiserver_does(api_client: Any) -> None:
+    from kubernetes_asyncio import client
+
+    resources = (await client.CoreV1Api(api_client).get_api_resources()).resources
+    [binding] = [r for r in resources if r.name == "pods/binding"]
+    assert (binding.kind, binding.verbs, binding.namespaced) == ("Binding", ["create"], True)
