@@ -11,7 +11,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from ray_operator.sandbox.server import Sandbox
 
-CRD = {
+CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.io"},
@@ -54,11 +54,12 @@ def widget(name: str, size: int = 1, **labels: str) -> dict[str, Any]:
 
 
 async def install_crd(api: Any) -> None:
-    await client.ApiextensionsV1Api(api).create_custom_resource_definition(CRD)
+    extensions: Any = client.ApiextensionsV1Api(api)
+    await extensions.create_custom_resource_definition(CRD)
 
 
 async def test_configmap_crud_and_stale_replace_conflict(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     created = await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}, "data": {"a": "1"}})
     assert created.metadata.uid and created.metadata.resource_version
     created.data = {"a": "2"}
@@ -68,21 +69,23 @@ async def test_configmap_crud_and_stale_replace_conflict(api_client: Any) -> Non
     with pytest.raises(ApiException) as info:
         await core.replace_namespaced_config_map("cm", "default", created)
     assert info.value.status == 409
-    assert "the object has been modified" in info.value.body
+    assert "the object has been modified" in str(info.value.body)
     with pytest.raises(ApiException) as info:
         await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}})
-    assert info.value.status == 409 and "AlreadyExists" in info.value.body
+    assert info.value.status == 409 and "AlreadyExists" in str(info.value.body)
 
 
 async def test_create_in_missing_namespace_is_404_naming_it(api_client: Any) -> None:
+    core: Any = client.CoreV1Api(api_client)
     with pytest.raises(ApiException) as info:
-        await client.CoreV1Api(api_client).create_namespaced_config_map("nope", {"metadata": {"name": "cm"}})
+        await core.create_namespaced_config_map("nope", {"metadata": {"name": "cm"}})
     assert info.value.status == 404
-    assert 'namespaces \\"nope\\" not found' in info.value.body or 'namespaces "nope" not found' in info.value.body
+    body = str(info.value.body)
+    assert 'namespaces \\"nope\\" not found' in body or 'namespaces "nope" not found' in body
 
 
 async def test_noop_update_keeps_resource_version(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     created = await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}, "data": {"a": "1"}})
     same = await core.patch_namespaced_config_map("cm", "default", {"data": {"a": "1"}})
     assert same.metadata.resource_version == created.metadata.resource_version
@@ -90,7 +93,7 @@ async def test_noop_update_keeps_resource_version(api_client: Any) -> None:
 
 async def test_custom_object_patch_with_dict_and_no_content_type_is_rejected(api_client: Any) -> None:
     await install_crd(api_client)
-    co = client.CustomObjectsApi(api_client)
+    co: Any = client.CustomObjectsApi(api_client)
     await co.create_namespaced_custom_object("example.io", "v1", "default", "widgets", widget("w"))
     with pytest.raises(ApiException) as info:
         await co.patch_namespaced_custom_object("example.io", "v1", "default", "widgets", "w", {"spec": {"size": 2}})
@@ -109,17 +112,17 @@ async def test_custom_object_patch_with_dict_and_no_content_type_is_rejected(api
 
 async def test_custom_resource_put_without_resource_version_is_422(api_client: Any) -> None:
     await install_crd(api_client)
-    co = client.CustomObjectsApi(api_client)
+    co: Any = client.CustomObjectsApi(api_client)
     await co.create_namespaced_custom_object("example.io", "v1", "default", "widgets", widget("w"))
     with pytest.raises(ApiException) as info:
         await co.replace_namespaced_custom_object("example.io", "v1", "default", "widgets", "w", widget("w", 3))
     assert info.value.status == 422
-    assert "metadata.resourceVersion: Invalid value: 0: must be specified for an update" in info.value.body
+    assert "metadata.resourceVersion: Invalid value: 0: must be specified for an update" in str(info.value.body)
 
 
 async def test_status_subresource_splits_spec_and_status(api_client: Any) -> None:
     await install_crd(api_client)
-    co = client.CustomObjectsApi(api_client)
+    co: Any = client.CustomObjectsApi(api_client)
     body = widget("w")
     body["status"] = {"state": "ignored-on-create"}
     created = await co.create_namespaced_custom_object("example.io", "v1", "default", "widgets", body)
@@ -148,7 +151,7 @@ async def test_status_subresource_splits_spec_and_status(api_client: Any) -> Non
 
 async def test_watch_added_modified_deleted(api_client: Any) -> None:
     await install_crd(api_client)
-    co = client.CustomObjectsApi(api_client)
+    co: Any = client.CustomObjectsApi(api_client)
     listed = await co.list_namespaced_custom_object("example.io", "v1", "default", "widgets")
     rv = listed["metadata"]["resourceVersion"]
     seen: list[tuple[str, int]] = []
@@ -186,7 +189,7 @@ async def test_watch_added_modified_deleted(api_client: Any) -> None:
 
 
 async def test_watch_after_compaction_gets_410_then_relist_works(api_client: Any, sandbox: Sandbox) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     first = await core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
     await core.create_namespaced_config_map("default", {"metadata": {"name": "b"}})
     sandbox.control.compact()
@@ -215,7 +218,7 @@ async def test_watch_after_compaction_gets_410_then_relist_works(api_client: Any
 
 
 async def test_label_selector_watch_sees_enter_and_leave(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     seen: list[str] = []
 
     async def consume() -> None:
@@ -239,11 +242,11 @@ async def test_label_selector_watch_sees_enter_and_leave(api_client: Any) -> Non
 async def test_invalid_label_selector_is_400(api_client: Any) -> None:
     with pytest.raises(ApiException) as info:
         await client.CoreV1Api(api_client).list_namespaced_pod("default", label_selector="a in (b")
-    assert info.value.status == 400 and "unable to parse requirement" in info.value.body
+    assert info.value.status == 400 and "unable to parse requirement" in str(info.value.body)
 
 
 async def test_pagination_with_limit_and_continue(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     for i in range(7):
         await core.create_namespaced_config_map("default", {"metadata": {"name": f"cm-{i}"}})
     names: list[str] = []
@@ -261,7 +264,7 @@ async def test_pagination_with_limit_and_continue(api_client: Any) -> None:
 
 
 async def test_lease_create_race_and_replace_race(api_client: Any) -> None:
-    coord = client.CoordinationV1Api(api_client)
+    coord: Any = client.CoordinationV1Api(api_client)
     body = {
         "metadata": {"name": "leader"},
         "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2026-01-01T00:00:00.000000Z"},
@@ -286,7 +289,7 @@ async def test_lease_create_race_and_replace_race(api_client: Any) -> None:
 
 
 async def test_owner_deletion_garbage_collects_children(api_client: Any, sandbox: Sandbox) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     owner = await core.create_namespaced_config_map("default", {"metadata": {"name": "owner"}})
     ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
     await core.create_namespaced_config_map("default", {"metadata": {"name": "child", "ownerReferences": [ref]}})
@@ -297,7 +300,7 @@ async def test_owner_deletion_garbage_collects_children(api_client: Any, sandbox
 
 
 async def test_finalizers_hold_deletion_until_removed(api_client: Any, sandbox: Sandbox) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     await core.create_namespaced_config_map("default", {"metadata": {"name": "f", "finalizers": ["x.io/keep"]}})
     await core.delete_namespaced_config_map("f", "default")
     held = await core.read_namespaced_config_map("f", "default")
@@ -312,7 +315,7 @@ async def test_finalizers_hold_deletion_until_removed(api_client: Any, sandbox: 
 
 
 async def test_pod_and_service_defaulting(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     pod = await core.create_namespaced_pod(
         "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "ray"}]}}
     )
@@ -330,7 +333,7 @@ async def test_pod_and_service_defaulting(api_client: Any) -> None:
 
 
 async def test_namespace_deletion_removes_contents(api_client: Any, sandbox: Sandbox) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     await core.create_namespace({"metadata": {"name": "team"}})
     await core.create_namespaced_config_map("team", {"metadata": {"name": "x"}})
     await core.delete_namespace("team")
@@ -341,7 +344,7 @@ async def test_namespace_deletion_removes_contents(api_client: Any, sandbox: San
 
 
 async def test_expired_continue_token_is_410(api_client: Any, sandbox: Sandbox) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     for name in ("a", "b"):
         await core.create_namespaced_config_map("default", {"metadata": {"name": name}})
     page = await core.list_namespaced_config_map("default", limit=1)
@@ -349,11 +352,11 @@ async def test_expired_continue_token_is_410(api_client: Any, sandbox: Sandbox) 
     sandbox.control.compact()
     with pytest.raises(ApiException) as info:
         await core.list_namespaced_config_map("default", limit=1, _continue=page.metadata._continue)
-    assert info.value.status == 410 and "continue parameter is too old" in info.value.body
+    assert info.value.status == 410 and "continue parameter is too old" in str(info.value.body)
 
 
 async def test_continue_pages_come_from_the_first_page_snapshot(api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     for name in ("a", "b", "c", "d"):
         await core.create_namespaced_config_map("default", {"metadata": {"name": name}})
     first = await core.list_namespaced_config_map("default", limit=2)

@@ -79,7 +79,7 @@ def ready(pod: dict[str, Any]) -> bool:
 
 
 def condition(pod: dict[str, Any], kind: str) -> str:
-    return next(c["status"] for c in pod["status"]["conditions"] if c["type"] == kind)
+    return str(next(c["status"] for c in pod["status"]["conditions"] if c["type"] == kind))
 
 
 async def test_created_pod_is_scheduled_and_becomes_running_and_ready(api: Api, sandbox: Sandbox) -> None:

@@ -140,7 +140,8 @@ def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     if ref:
         name = ref.removeprefix("#/components/schemas/")
         assert name in doc["components"]["schemas"], f"dangling $ref {ref}"
-        return doc["components"]["schemas"][name]
+        found: dict[str, Any] = doc["components"]["schemas"][name]
+        return found
     return node
 
 

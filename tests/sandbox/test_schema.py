@@ -478,7 +478,7 @@ def test_project_crd_is_structural_and_a_minimal_raycluster_round_trips(rayclust
 
 
 def test_project_crd_immutable_fields_on_update(raycluster_schema: dict[str, Any]) -> None:
-    base = {
+    base: dict[str, Any] = {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
         "metadata": {"name": "demo"},

@@ -193,7 +193,7 @@ async def test_writes_racing_a_slow_webhook_lose_nothing(sandbox: Sandbox, api_c
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         sandbox.register_service_endpoint("system", "slow", 443, "127.0.0.1", port)
-        core = client.CoreV1Api(api_client)
+        core: Any = client.CoreV1Api(api_client)
         await core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
         hook = {
             "name": "slow.example.io",
@@ -207,9 +207,8 @@ async def test_writes_racing_a_slow_webhook_lose_nothing(sandbox: Sandbox, api_c
                 "service": {"namespace": "system", "name": "slow", "path": "/slow"},
             },
         }
-        await client.AdmissionregistrationV1Api(api_client).create_mutating_webhook_configuration(
-            {"metadata": {"name": "slow"}, "webhooks": [hook]}
-        )
+        admission: Any = client.AdmissionregistrationV1Api(api_client)
+        await admission.create_mutating_webhook_configuration({"metadata": {"name": "slow"}, "webhooks": [hook]})
         try:
             await asyncio.gather(
                 core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"a": "1"}}}),

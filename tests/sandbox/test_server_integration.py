@@ -25,7 +25,7 @@ def _headers(sb: Sandbox) -> dict[str, str]:
 
 @pytest.mark.kubelet
 async def test_kubelet_runs_pods_and_control_api_switches_it(sandbox: Sandbox, api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     await core.create_namespaced_pod(
         "default", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
     )
@@ -36,7 +36,7 @@ async def test_kubelet_runs_pods_and_control_api_switches_it(sandbox: Sandbox, a
     pod = await core.read_namespaced_pod("p", "default")
     assert pod.spec.node_name == "emulator-node" and pod.status.pod_ip
     async with aiohttp.ClientSession(headers=_headers(sandbox)) as http:
-        ssl = sandbox.client_ssl_context()
+        ssl = sandbox.client_ssl_context() or True
         async with http.post(f"{sandbox.url}/_sandbox/kubelet", json={"enabled": False}, ssl=ssl) as resp:
             assert resp.status == 200 and (await resp.json())["enabled"] is False
         async with http.get(f"{sandbox.url}/_sandbox/kubelet/", ssl=ssl) as resp:
@@ -49,8 +49,8 @@ async def test_kubelet_runs_pods_and_control_api_switches_it(sandbox: Sandbox, a
 
 
 async def test_control_api_over_http_seed_faults_requests_reset(sandbox: Sandbox, api_client: Any) -> None:
-    ssl = sandbox.client_ssl_context()
-    core = client.CoreV1Api(api_client)
+    ssl = sandbox.client_ssl_context() or True
+    core: Any = client.CoreV1Api(api_client)
     async with aiohttp.ClientSession(headers=_headers(sandbox)) as http:
         seed = {
             "items": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "seeded"}, "data": {"k": "v"}}]
@@ -80,7 +80,7 @@ async def test_control_api_over_http_seed_faults_requests_reset(sandbox: Sandbox
 
 
 async def test_dropped_connection_and_delay_faults(sandbox: Sandbox, api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     # count=3: aiohttp retries an idempotent request once when a kept-alive connection drops
     sandbox.control.inject_fault(method="GET", path="/namespaces/default$", drop=True, count=3)
     with pytest.raises(aiohttp.ClientError):
@@ -176,7 +176,7 @@ async def test_cli_writes_kubeconfig_once_ready_and_exits_zero_on_sigterm(tmp_pa
 
 @pytest.mark.kubelet
 async def test_pods_on_the_kubelet_node_terminate_gracefully(sandbox: Sandbox, api_client: Any) -> None:
-    core = client.CoreV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)
     await core.create_namespaced_pod(
         "default", {"metadata": {"name": "g"}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
     )

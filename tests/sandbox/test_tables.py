@@ -570,7 +570,7 @@ def test_malformed_printer_columns_are_skipped_consistently() -> None:
     cols = ("junk", {"name": "s", "type": "string", "jsonPath": "..bad[[", "priority": "high"})
     table = render_table(
         rt("ray.io", "Y", is_custom=True, printer_columns=cols), [raycluster("y")], include_object="None", now=NOW
-    )  # type: ignore[arg-type]
+    )
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "s"]
     assert table["columnDefinitions"][1]["priority"] == 0
     assert table["rows"][0]["cells"] == ["y", None]

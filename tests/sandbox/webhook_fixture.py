@@ -159,7 +159,8 @@ class WebhookServer:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
