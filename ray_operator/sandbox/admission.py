@@ -1006,7 +1006,7 @@ def resolve_endpoint(
 
 def _go_x509_text(exc: ssl.SSLCertVerificationError, peer_cert: x509.Certificate | None, host: str) -> str:
     code = getattr(exc, "verify_code", None)
-    if code == 62 and peer_cert is not None:  # X509_V_ERR_HOSTNAME_MISMATCH
+    if code in (62, 64) and peer_cert is not None:  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
         return _hostname_error(peer_cert, host)
     if code in (9, 10):  # not yet valid / expired
         text = "x509: certificate has expired or is not yet valid"
@@ -1449,6 +1449,7 @@ class AdmissionChain:
                 9,
                 10,
                 62,
+                64,
             ):
                 peer = await _peer_certificate(
                     endpoint.connect_host, endpoint.connect_port, endpoint.server_hostname, timeout
