@@ -138,3 +138,33 @@ async def test_a_rule_for_one_served_version_matches_requests_through_another(
     assert request["kind"] == {"group": "example.io", "version": "v1", "kind": "Gadget"}
     assert request["requestKind"] == {"group": "example.io", "version": "v2", "kind": "Gadget"}
     assert request["object"]["apiVersion"] == "example.io/v1"
+
+
+async def test_a_webhook_reached_by_url_is_called_and_its_certificate_checked(
+    kubectl: Kubectl, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    async with WebhookServer(make_tls(["localhost"])) as server:
+        server.handlers["/by-url"] = lambda r: deny(r, {"code": 403, "message": "reached by url"})
+        config = configuration("ValidatingWebhookConfiguration", "u.example.io", "/by-url", server.tls)
+        config["webhooks"][0]["clientConfig"] = {
+            "url": f"https://localhost:{server.port}/by-url",
+            "caBundle": server.tls.ca_bundle,
+        }
+        await apply(kubectl, tmp_path, config)
+        out = await kubectl("create", "-f", str(configmap_file(tmp_path)))
+        assert out.returncode == 1
+        assert 'admission webhook "u.example.io" denied the request: reached by url' in out.stderr
+        [received] = server.calls("/by-url")
+        assert received.query == {"timeout": "5s"}
+        assert received.review["request"]["operation"] == "CREATE"
+        # The same endpoint behind a certificate for another name is a call failure (failurePolicy Fail).
+        config["webhooks"][0]["clientConfig"]["url"] = f"https://127.0.0.1:{server.port}/by-url"
+        await apply(kubectl, tmp_path, config)
+        out = await kubectl("create", "-f", str(configmap_file(tmp_path)))
+        assert out.returncode == 1
+        assert (
+            'Internal error occurred: failed calling webhook "u.example.io": failed to call webhook: Post '
+            f'"https://127.0.0.1:{server.port}/by-url?timeout=5s": tls: failed to verify certificate: x509: '
+            "cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs"
+        ) in out.stderr
+        assert len(server.calls("/by-url")) == 1
