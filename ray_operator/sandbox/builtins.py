@@ -5,7 +5,8 @@ Operators that compare desired with actual state must tolerate what kube-apiserv
 the same values; a test that passes here then passes against a real cluster. Only storage is
 emulated for most kinds (no deployment or job controller). Defaulting here is pure: functions take the
 object and return a defaulted copy; cluster IPs come from an allocator the caller passes in.
-Decided against: validating built-ins semantically (only their JSON types are checked, in ``decoding.py``).
+Decided against: validating built-ins semantically (only their JSON types are checked, in ``decoding.py``),
+and defaulting Jobs (their generated selector and labels need the uid; they are stored as sent).
 """
 
 from __future__ import annotations
@@ -317,6 +318,63 @@ def default_pod(pod: dict[str, Any]) -> dict[str, Any]:
             ],
         )
     return out
+
+
+def _default_template(spec: dict[str, Any]) -> None:
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        default_pod_spec(template["spec"])
+
+
+def default_workload(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """apps/v1 defaulting (SetDefaults_Deployment, _StatefulSet, _ReplicaSet, _DaemonSet) and the pod template's.
+
+    An operator comparing a Deployment it wrote with the stored one sees these fields on a real cluster,
+    so the sandbox adds them too. Values already set are kept.
+    """
+    out = copy.deepcopy(obj)
+    spec = out.get("spec")
+    if not isinstance(spec, dict):
+        return out
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        spec.setdefault("replicas", 1)
+    if kind == "Deployment":
+        strategy = spec.setdefault("strategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                if isinstance(rolling, dict):
+                    rolling.setdefault("maxUnavailable", "25%")
+                    rolling.setdefault("maxSurge", "25%")
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+    elif kind == "StatefulSet":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        strategy = spec.setdefault("updateStrategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                if isinstance(rolling, dict):
+                    rolling.setdefault("partition", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    elif kind == "DaemonSet":
+        strategy = spec.setdefault("updateStrategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                if isinstance(rolling, dict):
+                    rolling.setdefault("maxUnavailable", 1)
+                    rolling.setdefault("maxSurge", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+    _default_template(spec)
+    return out
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
 
 
 def qos_class(spec: dict[str, Any]) -> str:

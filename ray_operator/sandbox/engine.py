@@ -424,6 +424,8 @@ class Engine:
             obj = builtins.prepare_secret(obj)
         elif gr == NAMESPACE_GR:
             obj = builtins.default_namespace(obj)
+        elif rt.group == "apps" and rt.kind in builtins.WORKLOAD_KINDS:
+            obj = builtins.default_workload(rt.kind, obj)
         elif gr == CRD_GR:
             obj = crds.default_crd(obj)
         return obj

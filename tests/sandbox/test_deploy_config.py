@@ -178,3 +178,37 @@ async def test_certmanager_overlay_applies_once_certmanager_kinds_exist(kubectl:
     assert out.returncode == 0, out.stderr
     assert "certificate.cert-manager.io/" in out.stdout
     await assert_all_gettable(kubectl, objects)
+
+
+async def test_workloads_are_defaulted_like_the_real_server(kubectl: Kubectl) -> None:
+    selector = {"matchLabels": {"app": "w"}}
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"selector": selector, "template": WORKLOAD_TEMPLATE},
+    }
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "s"},
+        "spec": {"selector": selector, "serviceName": "s", "template": WORKLOAD_TEMPLATE},
+    }
+    manifest = "\n---\n".join(json.dumps(o) for o in (deployment, statefulset))
+    out = await kubectl("apply", "-f", "-", input=manifest)
+    assert out.returncode == 0, out.stderr
+    got = json.loads((await kubectl("get", "deployment", "d", "-o", "json")).stdout)["spec"]
+    assert got["replicas"] == 1 and got["revisionHistoryLimit"] == 10 and got["progressDeadlineSeconds"] == 600
+    assert got["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    pod_spec = got["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Always" and pod_spec["dnsPolicy"] == "ClusterFirst"
+    assert pod_spec["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    sts = json.loads((await kubectl("get", "statefulset", "s", "-o", "json")).stdout)["spec"]
+    assert sts["podManagementPolicy"] == "OrderedReady"
+    assert sts["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    # Switching to Recreate through kubectl apply drops rollingUpdate (retainKeys), as upstream.
+    deployment["spec"]["strategy"] = {"type": "Recreate"}
+    out = await kubectl("apply", "-f", "-", input=json.dumps(deployment))
+    assert out.returncode == 0, out.stderr
+    got = json.loads((await kubectl("get", "deployment", "d", "-o", "json")).stdout)["spec"]
+    assert got["strategy"] == {"type": "Recreate"}
