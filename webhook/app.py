@@ -40,9 +40,6 @@ from webhook.rules import Rules
 VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
 MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
 
-ReviewHandler = Callable[..., AdmissionResponse]
-
-
 class RequestObserver(Protocol):
     """Receives one ``started`` and one ``finished`` call per request on a webhook path.
 
