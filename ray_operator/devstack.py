@@ -38,11 +38,10 @@ from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
 from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, kube_api_client, mode_error, run
 from ray_operator.settings import Settings
+from webhook.app import MUTATE_PATH, VALIDATE_PATH
 
 log = structlog.get_logger("ray_operator.devstack")
 
-VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
-MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
 WEBHOOK_TIMEOUT_SECONDS = 5
 ROUND_TRIP_DEADLINE_SECONDS = 60.0
 
