@@ -20,7 +20,7 @@ from certs.inject import WebhookConfigsApi
 from certs.logs import Logger
 from certs.secretstore import SecretsApi
 from certs.selfsigned import SelfSignedSource
-from ray_operator.settings import Settings, env_var
+from ray_operator.settings import Settings, env_var, flag_name
 
 
 @runtime_checkable
@@ -61,8 +61,7 @@ def check_settings(settings: Settings) -> None:
     for name in _POSITIVE:
         value = getattr(settings, name)
         if not value > 0:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{name} ({flag}, {env_var(name)}) must be greater than 0, got {value!r}")
+            raise ValueError(f"{name} ({flag_name(name)}, {env_var(name)}) must be greater than 0, got {value!r}")
 
 
 def make_certificate_source(

@@ -161,7 +161,8 @@ class Settings:
     """
 
 
-def _flag_name(name: str) -> str:
+def flag_name(name: str) -> str:
+    """The flag of a setting, e.g. ``webhook_port`` -> ``--webhook-port``."""
     return "--" + name.replace("_", "-")
 
 
@@ -185,6 +186,8 @@ def _coerce(raw: str, default: Any) -> Any:
     return raw
 
 
+_KIND = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
+
 _FLAG_FIELDS = [f for f in dataclasses.fields(Settings) if f.name != "extra"]
 
 
@@ -195,10 +198,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help_text = f"env {env_var(f.name)}; default {default!r}"
         if isinstance(default, bool):
             parser.add_argument(
-                _flag_name(f.name), dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=help_text
+                flag_name(f.name), dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=help_text
             )
         else:
-            parser.add_argument(_flag_name(f.name), dest=f.name, default=None, help=help_text)
+            parser.add_argument(flag_name(f.name), dest=f.name, default=None, help=help_text)
 
 
 def settings_from(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -208,10 +211,15 @@ def settings_from(args: argparse.Namespace | None = None, environ: dict[str, str
     for f in _FLAG_FIELDS:
         given = getattr(args, f.name, None) if args is not None else None
         default = f.default if f.default is not None else ""
-        if given is not None:
-            values[f.name] = given if isinstance(given, bool) else _coerce(str(given), default)
-        elif env_var(f.name) in env:
-            values[f.name] = _coerce(env[env_var(f.name)], default)
+        try:
+            if given is not None:
+                values[f.name] = given if isinstance(given, bool) else _coerce(str(given), default)
+            elif env_var(f.name) in env:
+                values[f.name] = _coerce(env[env_var(f.name)], default)
+        except ValueError as exc:
+            raise ValueError(
+                f"{flag_name(f.name)} ({env_var(f.name)}) must be {_KIND.get(type(default), 'valid')}: {exc}"
+            ) from None
     _check_choices(values)
     return Settings(**values)
 
@@ -223,4 +231,4 @@ def _check_choices(values: dict[str, Any]) -> None:
         hint = hints[name]
         if get_origin(hint) is Literal and value not in get_args(hint):
             allowed = ", ".join(repr(choice) for choice in get_args(hint))
-            raise ValueError(f"{_flag_name(name)} ({env_var(name)}) must be one of {allowed}, not {value!r}")
+            raise ValueError(f"{flag_name(name)} ({env_var(name)}) must be one of {allowed}, not {value!r}")

@@ -40,8 +40,17 @@ def test_boolean_flag_can_switch_a_default_off() -> None:
 
 
 def test_bad_number_in_env_is_a_clear_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^--probe-port \(RAY_OPERATOR_PROBE_PORT\) must be an integer: .*'eighty'"):
         settings_from(_parse([]), environ={env_var("probe_port"): "eighty"})
+
+
+def test_bad_flag_value_names_the_flag_and_the_expected_type() -> None:
+    with pytest.raises(
+        ValueError, match=r"^--shutdown-delay-seconds \(RAY_OPERATOR_SHUTDOWN_DELAY_SECONDS\) must be a number"
+    ):
+        settings_from(_parse(["--shutdown-delay-seconds", "soon"]), environ={})
+    with pytest.raises(ValueError, match=r"^--leader-election \(RAY_OPERATOR_LEADER_ELECTION\) must be a boolean"):
+        settings_from(_parse([]), environ={env_var("leader_election"): "maybe"})
 
 
 def test_every_setting_has_an_env_var_named_after_it() -> None:
