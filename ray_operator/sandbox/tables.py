@@ -146,8 +146,12 @@ def parse_jsonpath(path: str) -> list[tuple[str, Any]]:
 
 def find_values(obj: Any, path: str) -> list[Any]:
     """Every value the path selects (missing keys select nothing, as with AllowMissingKeys)."""
+    return _select(obj, parse_jsonpath(path))
+
+
+def _select(obj: Any, steps: Sequence[tuple[str, Any]]) -> list[Any]:
     current = [obj]
-    for kind, arg in parse_jsonpath(path):
+    for kind, arg in steps:
         following: list[Any] = []
         for value in current:
             found_key = kind == "key" and isinstance(value, Mapping) and arg in value
@@ -176,11 +180,18 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _custom_cell(column: Mapping[str, Any], obj: Obj, now: datetime) -> Any:
+def _column_steps(column: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+    """A printer column's parsed path, or None when it is outside the supported forms (its cells stay empty)."""
     try:
-        values = find_values(obj, str(column.get("jsonPath", "")))
+        return parse_jsonpath(str(column.get("jsonPath", "")))
     except JsonPathError:
         return None
+
+
+def _custom_cell(column: Mapping[str, Any], steps: Sequence[tuple[str, Any]] | None, obj: Obj, now: datetime) -> Any:
+    if steps is None:
+        return None
+    values = _select(obj, steps)
     if not values or values[0] is None:
         return None
     value = values[0]
@@ -198,10 +209,9 @@ def _custom_cell(column: Mapping[str, Any], obj: Obj, now: datetime) -> Any:
     return None
 
 
-def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Column definitions of a custom resource: Name, then the CRD's columns (or Age when none)."""
-    columns = [_name_column()]
-    declared = [c for c in printer_columns if isinstance(c, Mapping)] or [
+def _declared_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The CRD's printer columns, or the ``Age`` column kube-apiserver shows when it declares none."""
+    return [c for c in printer_columns if isinstance(c, Mapping)] or [
         {
             "name": "Age",
             "type": "date",
@@ -209,7 +219,12 @@ def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[dict[st
             "description": _meta_description("creationTimestamp"),
         }
     ]
-    for col in declared:
+
+
+def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Column definitions of a custom resource: Name, then the CRD's columns (or Age when none)."""
+    columns = [_name_column()]
+    for col in _declared_columns(printer_columns):
         path = str(col.get("jsonPath", ""))
         columns.append(
             _column(
@@ -944,12 +959,10 @@ def render_table(
     rows: list[dict[str, Any]] = []
     if rt.is_custom:
         columns = custom_columns(rt.printer_columns)
-        declared = [c for c in rt.printer_columns if isinstance(c, Mapping)] or [
-            {"type": "date", "jsonPath": ".metadata.creationTimestamp"}
-        ]
+        declared = [(col, _column_steps(col)) for col in _declared_columns(rt.printer_columns)]  # parsed once
         for obj in objects:
             cells: Cells = [_meta(obj).get("name", "")]
-            cells.extend(_custom_cell(col, obj, now) for col in declared)
+            cells.extend(_custom_cell(col, steps, obj, now) for col, steps in declared)
             rows.append({"cells": cells})
     elif (rt.group, rt.kind) == ("", "Pod"):
         columns = _POD_COLUMNS
