@@ -49,8 +49,12 @@ def diff(old: Any, new: Any) -> list[JsonPatchOp]:
 
 
 def _diff(old: Any, new: Any, path: str, ops: list[JsonPatchOp]) -> None:
-    if _same(old, new):
-        return
+    if not _same(old, new):
+        _diff_unequal(old, new, path, ops)
+
+
+def _diff_unequal(old: Any, new: Any, path: str, ops: list[JsonPatchOp]) -> None:
+    """``_diff`` for a pair already known to differ (the equality check is the expensive part)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in old:
             if key not in new:
@@ -59,7 +63,7 @@ def _diff(old: Any, new: Any, path: str, ops: list[JsonPatchOp]) -> None:
             if key not in old:
                 ops.append({"op": "add", "path": f"{path}/{escape_pointer_token(key)}", "value": value})
             elif not _same(old[key], value):
-                _diff(old[key], value, f"{path}/{escape_pointer_token(key)}", ops)
+                _diff_unequal(old[key], value, f"{path}/{escape_pointer_token(key)}", ops)
         return
     if isinstance(old, list) and isinstance(new, list):
         _diff_list(old, new, path, ops)
