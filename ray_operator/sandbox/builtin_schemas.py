@@ -115,17 +115,18 @@ def _convert_definition(name: str, definition: Mapping[str, Any]) -> dict[str, A
     return converted
 
 
-def _refs(node: Any) -> list[str]:
+def refs(node: Any, *, prefix: str) -> list[str]:
+    """The definition names every ``$ref`` under ``node`` points at, with ``prefix`` removed."""
     found: list[str] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
-                found.append(value.removeprefix(_SOURCE_REF_PREFIX))
+                found.append(value.removeprefix(prefix))
             else:
-                found.extend(_refs(value))
+                found.extend(refs(value, prefix=prefix))
     elif isinstance(node, list):
         for item in node:
-            found.extend(_refs(item))
+            found.extend(refs(item, prefix=prefix))
     return found
 
 
@@ -139,7 +140,7 @@ def convert_definitions(source: Mapping[str, Any]) -> dict[str, Any]:
         if name in seen:
             continue
         seen.add(name)
-        stack.extend(ref for ref in _refs(source[name]) if ref not in seen)
+        stack.extend(ref for ref in refs(source[name], prefix=_SOURCE_REF_PREFIX) if ref not in seen)
     definitions = {name: _convert_definition(name, source[name]) for name in sorted(seen)}
     return {"source": f"kubernetes-validate {SOURCE_VERSION}", "definitions": definitions}
 

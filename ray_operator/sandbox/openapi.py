@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .builtin_schemas import REF_PREFIX, definition_name, load_definitions
+from .builtin_schemas import REF_PREFIX, definition_name, load_definitions, refs
 from .resources import ResourceType
 
 DOCUMENT_FORMAT = "1"
@@ -141,22 +141,8 @@ def _closure(names: Iterable[str], definitions: Mapping[str, Any]) -> dict[str, 
         if name in out:
             continue
         out[name] = copy.deepcopy(definitions[name])
-        stack.extend(ref for ref in _refs(definitions[name]) if ref in definitions and ref not in out)
+        stack.extend(ref for ref in refs(definitions[name], prefix=REF_PREFIX) if ref in definitions and ref not in out)
     return out
-
-
-def _refs(node: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                found.append(value.removeprefix(REF_PREFIX))
-            else:
-                found.extend(_refs(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_refs(item))
-    return found
 
 
 def _kind_schemas(rt: ResourceType, definitions: Mapping[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
