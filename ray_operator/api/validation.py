@@ -906,7 +906,8 @@ def _check_cpu_rounding(path: str, group: Mapping[str, Any], params: dict[str, s
         )
 
 
-def _check_head(spec: Mapping[str, Any], head: Mapping[str, Any], report: _Report) -> None:
+def _check_head(head: Mapping[str, Any], *, autoscaling: bool, v2: bool, report: _Report) -> None:
+    """The head group; ``autoscaling`` and ``v2`` are the cluster's, computed once in ``_check_spec``."""
     path = "spec.headGroupSpec"
     _check_template(f"{path}.template", head.get("template"), "headGroupSpec", report)
     params = _str_map(head.get("rayStartParams"))
@@ -928,9 +929,8 @@ def _check_head(spec: Mapping[str, Any], head: Mapping[str, Any], report: _Repor
             f"a Service name must be a DNS-1035 label of at most 63 characters: {DNS1035_LABEL_MSG}",
             service_name,
         )
-    autoscaling = _bool(spec.get("enableInTreeAutoscaling")) is True
     restart = _get(head, "template", "spec", "restartPolicy")
-    if autoscaling and autoscaler_v2_enabled(spec) and isinstance(restart, str) and restart != "Never":
+    if autoscaling and v2 and isinstance(restart, str) and restart != "Never":
         report.error(
             f"{path}.template.spec.restartPolicy",
             CauseType.INVALID,
@@ -1155,12 +1155,12 @@ def _check_spec(obj: Mapping[str, Any], report: _Report) -> None:
         return
     meta = _dict(obj.get("metadata")) or {}
     cluster = _str(meta.get("name"))
-    head = _dict(spec.get("headGroupSpec"))
-    if head is not None:
-        _check_head(spec, head, report)
-    groups = _list(spec.get("workerGroupSpecs")) or []
     autoscaling = _bool(spec.get("enableInTreeAutoscaling")) is True
     v2 = autoscaler_v2_enabled(spec)
+    head = _dict(spec.get("headGroupSpec"))
+    if head is not None:
+        _check_head(head, autoscaling=autoscaling, v2=v2, report=report)
+    groups = _list(spec.get("workerGroupSpecs")) or []
     seen: dict[str, int] = {}
     for index, group in enumerate(groups):
         if _dict(group) is None:
