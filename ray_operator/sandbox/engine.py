@@ -80,10 +80,10 @@ def optional_module(name: str) -> ModuleType | None:
 
 
 MAX_ATTEMPTS = 5
+"""Times a patch or unconditional update is recomputed when another write lands during its admission."""
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 MAX_LIST_SNAPSHOTS = 64
 """Paginated lists whose remaining pages are kept for their continue tokens."""
-"""Times a patch or unconditional update is recomputed when another write lands during its admission."""
 
 
 class _StaleRead(Exception):
@@ -140,8 +140,9 @@ class Engine:
         self.admission = admission
         self.on_change = on_change or (lambda: None)
         self.graceful_pods = False
-        self._snapshots: dict[str, list[dict[str, Any]]] = {}
         """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
+        self._snapshots: dict[str, list[dict[str, Any]]] = {}
+        """Paginated list id → the matched objects of its first page's revision (see ``list_objects``)."""
         self._modules: dict[str, ModuleType | None] = {}
 
     def module(self, name: str) -> ModuleType | None:
