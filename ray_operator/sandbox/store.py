@@ -61,9 +61,8 @@ class Watcher:
     max_queue: int
     queue: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    overflowed: bool = False
     closed: bool = False
-    last_rv: int = 0
+    """Set on unwatch, reset, or overflow of the bounded queue: the stream ends and the client re-watches."""
 
     def matches(self, obj: dict[str, Any] | None) -> bool:
         if obj is None:
@@ -92,15 +91,13 @@ class Watcher:
             kind = event.type
         else:
             return
-        self.push(kind, event.obj, event.rv, bounded=bounded)
+        self.push(kind, event.obj, bounded=bounded)
 
-    def push(self, kind: str, obj: dict[str, Any], rv: int, *, bounded: bool = True) -> None:
+    def push(self, kind: str, obj: dict[str, Any], *, bounded: bool = True) -> None:
         if bounded and len(self.queue) >= self.max_queue:
-            self.overflowed = True
             self.closed = True
         else:
             self.queue.append((kind, obj))
-            self.last_rv = max(self.last_rv, rv)
         self.wakeup.set()
 
     def close(self) -> None:
@@ -245,7 +242,6 @@ class Store:
     ) -> Watcher:
         """Register a watcher, pre-filled with either synthetic ADDEDs (``since`` None) or the replay."""
         watcher = Watcher(gr, namespace, labels, fields, self.watcher_queue_size)
-        watcher.last_rv = self.rv
         if since is None:
             for obj in self.items(gr, namespace):
                 if watcher.matches(obj):

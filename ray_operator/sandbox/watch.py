@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ray_operator.sandbox import errors
 from ray_operator.sandbox.store import Store, Watcher
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,7 @@ def _line(kind: str, obj: dict[str, Any]) -> bytes:
 
 
 def expired_event(requested: int, oldest: int) -> dict[str, Any]:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": f"too old resource version: {requested} ({oldest})",
-        "reason": "Expired",
-        "code": 410,
-    }
+    return errors.gone(f"too old resource version: {requested} ({oldest})").status()
 
 
 async def stream_expired(request: web.Request, requested: int, oldest: int) -> web.StreamResponse:
@@ -102,17 +95,9 @@ async def stream_watch(
         log.debug("watch client went away")
     except Exception as exc:  # a rendering bug ends this stream with an ERROR event, never the server
         log.exception("watch stream failed")
-        error = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": f"Internal error occurred: {exc}",
-            "reason": "InternalError",
-            "code": 500,
-        }
+        error = errors.internal(f"Internal error occurred: {exc}")
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await response.write(_line("ERROR", error))
+            await response.write(_line("ERROR", error.status()))
             await response.write_eof()
     finally:
         store.unwatch(watcher)
