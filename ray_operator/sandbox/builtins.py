@@ -326,6 +326,14 @@ def _default_template(spec: dict[str, Any]) -> None:
         default_pod_spec(template["spec"])
 
 
+_ROLLING_UPDATE_DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Deployment": ("strategy", {"maxUnavailable": "25%", "maxSurge": "25%"}),
+    "StatefulSet": ("updateStrategy", {"partition": 0}),
+    "DaemonSet": ("updateStrategy", {"maxUnavailable": 1, "maxSurge": 0}),
+}
+"""Kind → (its update-strategy field, the ``rollingUpdate`` defaults when the type is RollingUpdate)."""
+
+
 def default_workload(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """apps/v1 defaulting (SetDefaults_Deployment, _StatefulSet, _ReplicaSet, _DaemonSet) and the pod template's.
 
@@ -338,38 +346,22 @@ def default_workload(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         return out
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         spec.setdefault("replicas", 1)
-    if kind == "Deployment":
-        strategy = spec.setdefault("strategy", {})
+    if kind in _ROLLING_UPDATE_DEFAULTS:
+        field, rolling_defaults = _ROLLING_UPDATE_DEFAULTS[kind]
+        strategy = spec.setdefault(field, {})
         if isinstance(strategy, dict):
             strategy.setdefault("type", "RollingUpdate")
             if strategy["type"] == "RollingUpdate":
                 rolling = strategy.setdefault("rollingUpdate", {})
                 if isinstance(rolling, dict):
-                    rolling.setdefault("maxUnavailable", "25%")
-                    rolling.setdefault("maxSurge", "25%")
+                    for key, value in rolling_defaults.items():
+                        rolling.setdefault(key, value)
         spec.setdefault("revisionHistoryLimit", 10)
+    if kind == "Deployment":
         spec.setdefault("progressDeadlineSeconds", 600)
     elif kind == "StatefulSet":
         spec.setdefault("podManagementPolicy", "OrderedReady")
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("partition", 0)
-        spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
-    elif kind == "DaemonSet":
-        strategy = spec.setdefault("updateStrategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                if isinstance(rolling, dict):
-                    rolling.setdefault("maxUnavailable", 1)
-                    rolling.setdefault("maxSurge", 0)
-        spec.setdefault("revisionHistoryLimit", 10)
     _default_template(spec)
     return out
 

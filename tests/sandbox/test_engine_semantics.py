@@ -346,3 +346,51 @@ async def test_every_namespace_gets_a_default_service_account(http: tuple[Sandbo
     for namespace in ("default", "kube-node-lease", "team"):
         status, _, _ = await call(s, "GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
         assert status == 200, namespace
+
+
+async def test_daemonsets_and_replicasets_are_defaulted_and_set_values_kept(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    template = {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
+    base = {"selector": {"matchLabels": {"app": "w"}}, "template": template}
+    status, ds, _ = await call(
+        s, "POST", "/apis/apps/v1/namespaces/default/daemonsets", json={"metadata": {"name": "d"}, "spec": base}
+    )
+    assert status == 201, ds
+    assert ds["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+    }
+    assert ds["spec"]["revisionHistoryLimit"] == 10 and "replicas" not in ds["spec"]
+    assert ds["spec"]["template"]["spec"]["restartPolicy"] == "Always"
+    status, rs, _ = await call(
+        s, "POST", "/apis/apps/v1/namespaces/default/replicasets", json={"metadata": {"name": "r"}, "spec": base}
+    )
+    assert status == 201, rs
+    assert rs["spec"]["replicas"] == 1
+    assert "revisionHistoryLimit" not in rs["spec"] and "strategy" not in rs["spec"]
+    # Values the client set are kept, and only the missing rollingUpdate fields are filled in.
+    spec = {
+        **base,
+        "replicas": 3,
+        "revisionHistoryLimit": 2,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+    }
+    status, dep, _ = await call(
+        s, "POST", "/apis/apps/v1/namespaces/default/deployments", json={"metadata": {"name": "x"}, "spec": spec}
+    )
+    assert status == 201, dep
+    assert dep["spec"]["replicas"] == 3 and dep["spec"]["revisionHistoryLimit"] == 2
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"},
+    }
+    status, sts, _ = await call(
+        s,
+        "POST",
+        "/apis/apps/v1/namespaces/default/statefulsets",
+        json={"metadata": {"name": "s"}, "spec": {**base, "serviceName": "s", "updateStrategy": {"type": "OnDelete"}}},
+    )
+    assert status == 201, sts
+    assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
