@@ -48,7 +48,6 @@ import dataclasses
 import errno
 import ipaddress
 import json
-import re
 import ssl
 import time
 import uuid
@@ -64,6 +63,7 @@ from yarl import URL
 
 from ray_operator.sandbox import cel, errors
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.selectors import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 KNOWN_REVIEW_VERSIONS = ("v1", "v1beta1")
@@ -426,12 +426,6 @@ def _namespace_selector_matches(
 # --------------------------------------------------------------------------------------------
 # Validation of the configuration objects themselves (pure; upstream's admissionregistration validation)
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1123_SUBDOMAIN_ERROR = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
-    "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 _URL_FORM = "; desired format: https://host[/path]"
 
 
@@ -506,8 +500,8 @@ def _validate_webhook(hook: Mapping[str, Any], base: str, *, mutating: bool) -> 
         causes.append(_required(f"{base}.name"))
     elif len(name) > 253:
         causes.append(_invalid(f"{base}.name", name, "must be no more than 253 characters"))
-    elif not _DNS1123_SUBDOMAIN.match(name):
-        causes.append(_invalid(f"{base}.name", name, _DNS1123_SUBDOMAIN_ERROR))
+    elif not DNS_SUBDOMAIN.match(name):
+        causes.append(_invalid(f"{base}.name", name, DNS_SUBDOMAIN_MESSAGE))
     elif len(name.split(".")) < 3:
         causes.append(
             _invalid(f"{base}.name", name, "should be a domain with at least three segments separated by dots")
@@ -679,8 +673,8 @@ def _validate_client_config(config: Any, base: str) -> list[errors.Cause]:
         for i, step in enumerate(steps):
             if not step:
                 causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}] may not be empty"))
-            elif not _DNS1123_SUBDOMAIN.match(step):
-                causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}]: {_DNS1123_SUBDOMAIN_ERROR}"))
+            elif not DNS_SUBDOMAIN.match(step):
+                causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}]: {DNS_SUBDOMAIN_MESSAGE}"))
     return causes
 
 

@@ -19,7 +19,8 @@ from ray_operator.sandbox import errors
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+"""apimachinery's ``IsDNS1123Subdomain`` pattern (the 253-character limit is checked separately)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ _QUALIFIED_NAME_MESSAGE = (
     "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
     "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
 )
-_DNS_SUBDOMAIN_MESSAGE = (
+DNS_SUBDOMAIN_MESSAGE = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
     "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
     r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
@@ -92,8 +93,8 @@ def qualified_name_errors(key: str) -> list[str]:
         else:
             if len(prefix) > 253:
                 found.append("prefix part must be no more than 253 characters")
-            if not _DNS_SUBDOMAIN.match(prefix):
-                found.append(f"prefix part {_DNS_SUBDOMAIN_MESSAGE}")
+            if not DNS_SUBDOMAIN.match(prefix):
+                found.append(f"prefix part {DNS_SUBDOMAIN_MESSAGE}")
     if not name:
         found.append("name part must be non-empty")
     elif len(name) > 63:
