@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from ray_operator.api import constants
 from webhook.handlers import mutate_request, validate_request
 from webhook.review import (
     ADMISSION_GROUP_VERSIONS,
@@ -37,8 +38,9 @@ from webhook.review import (
 )
 from webhook.rules import Rules
 
-VALIDATE_PATH = "/validate-ray-io-v1-raycluster"
-MUTATE_PATH = "/mutate-ray-io-v1-raycluster"
+VALIDATE_PATH = constants.VALIDATING_WEBHOOK_PATH
+MUTATE_PATH = constants.MUTATING_WEBHOOK_PATH
+
 
 class RequestObserver(Protocol):
     """Receives one ``started`` and one ``finished`` call per request on a webhook path.

@@ -22,13 +22,14 @@ from typing import Any
 
 import structlog
 
+from ray_operator.api import constants
 from webhook.patch import diff, encode_patch
 from webhook.review import AdmissionRequest, AdmissionResponse, Status, StatusCause, StatusDetails
 from webhook.rules import FieldErrorLike, Rules
 
-GROUP = "ray.io"
-KIND = "RayCluster"
-RESOURCE = "rayclusters"
+GROUP = constants.GROUP
+KIND = constants.KIND
+RESOURCE = constants.PLURAL
 
 
 def _object_name(request: AdmissionRequest) -> str:
