@@ -1,8 +1,8 @@
 """structlog configuration for the operator process: JSON lines in clusters, readable console on a TTY.
 
 One call at process start (``configure_logging``) decides the renderer and the level; everything else
-gets loggers with ``structlog.get_logger(name)`` and binds context (``admission_uid``, ``raycluster``,
-``namespace``…) instead of formatting it into messages. Filtering happens in the bound logger, so a
+gets loggers with ``structlog.get_logger(name)`` and passes context (``admission_uid``, ``raycluster``,
+``namespace``…) as fields instead of formatting it into messages. Filtering happens in the bound logger, so a
 debug call below the level costs almost nothing on the admission hot path.
 
 Decided against: routing through the stdlib ``logging`` module (an extra formatting pass per line
