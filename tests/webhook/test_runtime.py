@@ -375,3 +375,14 @@ async def test_on_shutdown_readyz_fails_first_while_the_webhook_still_answers(pk
             assert resp.status == 200
     assert not task.done()
     assert await asyncio.wait_for(task, 10) == EXIT_OK
+
+
+def test_a_flag_value_of_the_wrong_type_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from ray_operator.cli import build_parser
+    from ray_operator.runtime import run_command
+
+    args = build_parser().parse_args(["run", "--mode", "webhook", "--webhook-port", "https"])
+    assert run_command(args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("ray-operator: --webhook-port (RAY_OPERATOR_WEBHOOK_PORT) must be an integer")
+    assert "'https'" in err and len(err.strip().splitlines()) == 1
