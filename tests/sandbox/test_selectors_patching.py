@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ray_operator.sandbox import errors, patching
@@ -90,6 +92,35 @@ def test_merge_patch_null_deletes_and_lists_replace() -> None:
     doc = {"a": {"b": 1, "c": 2}, "l": [1, 2]}
     assert patching.merge_patch(doc, {"a": {"b": None, "d": 3}, "l": [3]}) == {"a": {"c": 2, "d": 3}, "l": [3]}
     assert doc == {"a": {"b": 1, "c": 2}, "l": [1, 2]}, "the input is not modified"
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "result"),
+    [
+        ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+        ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+        ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+        ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+        (["a", "b"], ["c", "d"], ["c", "d"]),
+        ({"a": "b"}, ["c"], ["c"]),
+        ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+        ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
+        ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+        ({"a": 1}, {"a": {"b": None, "c": 1}}, {"a": {"c": 1}}),
+    ],
+)
+def test_merge_patch_follows_rfc_7386(target: Any, patch: Any, result: Any) -> None:
+    """The RFC's own examples: a map in the patch replaces a non-map target, and nulls under it are dropped."""
+    assert patching.merge_patch(target, patch) == result
+
+
+def test_merge_patch_result_shares_nothing_with_its_inputs() -> None:
+    doc = {"spec": {"groups": [{"n": 1}]}}
+    patch = {"spec": {"extra": {"l": [1]}}}
+    merged = patching.merge_patch(doc, patch)
+    merged["spec"]["groups"][0]["n"] = 2
+    merged["spec"]["extra"]["l"].append(2)
+    assert doc == {"spec": {"groups": [{"n": 1}]}} and patch == {"spec": {"extra": {"l": [1]}}}
 
 
 def test_json_patch_errors() -> None:
