@@ -391,7 +391,6 @@ def _validate_order(patch_list: list[Any], order: list[Any], merge_key: str | No
             return _scalar_key(a) == _scalar_key(b)
 
     else:
-        items = []
         for item in [*patch_list, *order]:
             if not isinstance(item, dict):
                 raise errors.bad_request(f"expected a map, but received a {_type_name(item)}")
