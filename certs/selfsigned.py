@@ -150,8 +150,8 @@ class SelfSignedSource:
         before = parse_state(stored.data) if stored is not None else None
         if before is not None:
             await self._inject(before.bundle_pem)
+        state = before
         for _ in range(MAX_WRITES):
-            state = parse_state(stored.data) if stored is not None else None
             now = self._clock()
             injected = self._webhooks is None or (state is not None and self._injected == state.bundle_pem)
             decision = decide(state, now=now, policy=self.policy, bundle_injected=injected)
@@ -161,9 +161,9 @@ class SelfSignedSource:
                 break
             data = apply(decision, stored.data if stored is not None else {}, now=now, policy=self.policy)
             stored = await self._write(stored, data, decision.reason)
+            state = parse_state(stored.data) if stored is not None else None
         else:
             self._log.warning("certificate Secret still changing after several writes; continuing on the next check")
-        state = parse_state(stored.data) if stored is not None else None
         if state is None or state.leaf is None:
             return
         if before is None or state.bundle_pem != before.bundle_pem:
