@@ -389,6 +389,31 @@ async def test_certificate_from_another_ca_fails_the_call(chain: AdmissionChain,
     assert server.received == []
 
 
+async def test_a_rotated_ca_bundle_is_trusted_on_the_next_call(server: WebhookServer, tls: Tls) -> None:
+    """Certificate rotation: the webhook's new certificate and the configuration's new caBundle work without
+    a restart, and the old bundle no longer verifies the new certificate."""
+    server.handlers["/validate"] = allow
+    rotated = make_tls([SVC_HOST])
+    async with WebhookServer(rotated) as renewed:
+        renewed.handlers["/validate"] = allow
+        target = {"port": server.port}
+        c = AdmissionChain(
+            resolve_service=lambda ns, name, port: ("127.0.0.1", target["port"]), get_namespace=NAMESPACES.get, log=[]
+        )
+        try:
+            assert await c.validate(attrs(), [config("c", hook(tls))]) == []
+            target["port"] = renewed.port
+            assert await c.validate(attrs(), [config("c", hook(rotated))]) == []
+            with pytest.raises(errors.ApiError) as caught:
+                await c.validate(attrs(), [config("c", hook(tls))])
+        finally:
+            await c.close()
+    assert caught.value.message == failure_prefix() + (
+        "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    )
+    assert len(server.received) == 1 and len(renewed.received) == 1
+
+
 @pytest.mark.parametrize(
     ("material", "detail"),
     [
