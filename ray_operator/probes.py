@@ -13,21 +13,24 @@ server would refuse) and a readiness flag flipped at start-up (it would stay tru
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
 Check = Callable[[], Awaitable[str | None]]
 """A readiness check: ``None`` when ready, else the reason it is not."""
 
-HandshakeOk = Callable[..., Awaitable[bool]]
+HandshakeOk = Callable[[str, int, str | None, bytes | str | None], Awaitable[bool]]
+"""``certs.handshake_ok(host, port, server_hostname, ca_pem)``; ``ca_pem`` ``None`` checks the handshake only."""
 
 
 class CertificateState(Protocol):
     @property
     def ready(self) -> bool: ...
 
-    def current_ca_bundle(self) -> Any: ...
+    def current_ca_bundle(self) -> bytes | None:
+        """PEM of the CAs to verify against; ``None`` (no CA known, e.g. cert-manager files without ca.crt)
+        means the handshake is checked without verification, like controller-runtime's StartedChecker."""
 
 
 def build_probe_app(*, checks: Mapping[str, Check]) -> web.Application:
@@ -54,16 +57,6 @@ def build_probe_app(*, checks: Mapping[str, Check]) -> web.Application:
     return app
 
 
-def _pem_text(bundle: Any) -> str | None:
-    """The CA bundle as text; ``None`` (no CA known, e.g. cert-manager files without ca.crt) means the
-    handshake is checked without verification, like controller-runtime's StartedChecker."""
-    if bundle is None:
-        return None
-    if isinstance(bundle, bytes):
-        return bundle.decode()
-    return str(bundle)
-
-
 def webhook_ready_check(
     *,
     certificates: CertificateState,
@@ -81,8 +74,7 @@ def webhook_ready_check(
         if bound is None:
             return "the webhook server is not listening yet"
         dial = "127.0.0.1" if host in ("", "0.0.0.0") else ("::1" if host == "::" else host)
-        ca = _pem_text(certificates.current_ca_bundle())
-        if not await handshake_ok(dial, bound, server_hostname, ca):
+        if not await handshake_ok(dial, bound, server_hostname, certificates.current_ca_bundle()):
             return f"TLS handshake with {dial}:{bound} as {server_hostname} failed"
         return None
 
