@@ -19,7 +19,8 @@ _REF = "#/components/schemas/"
 _NUMBER_OR_STRING = ("io.k8s.apimachinery.pkg.api.resource.Quantity", "io.k8s.apimachinery.pkg.util.intstr.IntOrString")
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type name Go's decoder uses in ``cannot unmarshal <type> into ...``."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -127,5 +128,5 @@ def check_types(obj: dict[str, Any], *, group: str, version: str, kind: str) -> 
     target = f"Go struct field {struct}.{path}" if path else "Go value"
     raise errors.bad_request(
         f'{kind} in version "{version}" cannot be handled as a {kind}: json: cannot unmarshal '
-        f"{_json_type(value)} into {target} of type {_go_type(schema, definitions)}"
+        f"{json_type(value)} into {target} of type {_go_type(schema, definitions)}"
     )

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ray_operator.sandbox import errors
+from ray_operator.sandbox.decoding import json_type
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import label_value_errors, qualified_name_errors
 
@@ -126,23 +127,13 @@ _META_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Decode errors for ObjectMeta fields of the wrong JSON type (400, as the API server's decoder)."""
 
     def fail(name: str, value: Any, go_type: str) -> errors.ApiError:
         return errors.bad_request(
             f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
-            f"{_json_type(value)} into Go struct field ObjectMeta.metadata.{name} of type {go_type}"
+            f"{json_type(value)} into Go struct field ObjectMeta.metadata.{name} of type {go_type}"
         )
 
     meta = obj.get("metadata")
@@ -151,7 +142,7 @@ def check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
     if not isinstance(meta, dict):
         raise errors.bad_request(
             f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: cannot unmarshal '
-            f"{_json_type(meta)} into Go struct field .metadata of type v1.ObjectMeta"
+            f"{json_type(meta)} into Go struct field .metadata of type v1.ObjectMeta"
         )
     for key, raw in list(meta.items()):
         if raw is None:
