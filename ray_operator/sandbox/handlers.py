@@ -525,8 +525,11 @@ class Handlers:
                 warnings=warnings,
             )
         if table:
-            views = [self.engine.view(rt, i) for i in items]
-            return json_response(self._render(request, rt, views, meta), warnings=warnings)
+            # The items are already this version's views (fresh copies); converting them again would
+            # read events.k8s.io fields as core ones and drop them. Rows carry apiVersion and kind.
+            for item in items:
+                item["apiVersion"], item["kind"] = rt.api_version, rt.kind
+            return json_response(self._render(request, rt, items, meta), warnings=warnings)
         return json_response(
             {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}, warnings=warnings
         )

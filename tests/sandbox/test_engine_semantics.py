@@ -317,6 +317,14 @@ async def test_events_are_one_store_seen_through_both_apis(http: tuple[Sandbox, 
     assert core["reportingComponent"] == "ray.io/op"
     _, listed, _ = await call(s, "GET", new_events)
     assert [e["note"] for e in listed["items"]] == ["pod made"]
+    # kubectl get events.events.k8s.io lists as a Table: the rows show (and carry) the events.k8s.io fields.
+    table_accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    _, table, _ = await call(s, "GET", new_events + "?includeObject=Object", headers=table_accept)
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    row = table["rows"][0]
+    assert row["cells"][columns.index("Message")] == "pod made"
+    assert row["cells"][columns.index("Object")] == "raycluster/demo"
+    assert row["object"]["note"] == "pod made" and row["object"]["apiVersion"] == "events.k8s.io/v1"
 
 
 async def test_pod_spec_is_immutable_but_images_and_service_names_are_dns_1035(
