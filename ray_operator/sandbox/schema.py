@@ -354,7 +354,6 @@ class _Validator:
     def __init__(self) -> None:
         self.causes: list[Cause] = []
         self.cel_causes: list[Cause] = []
-        self.cel_pending = False
 
     def node(self, value: Any, schema: Schema, *, path: str, old: Any) -> None:
         if not isinstance(schema, Mapping):
