@@ -275,6 +275,11 @@ def _invalid(path: str, value: Any, detail: str) -> Cause:
     return Cause(reason="FieldValueInvalid", message=f"Invalid value: {go_value(value)}: {detail}", field=path)
 
 
+def _too_many(path: str, count: int, limit: int) -> Cause:
+    """``field.TooMany``: kube-openapi says "items" for maxProperties too."""
+    return Cause(reason="FieldValueTooMany", message=f"Too many: {count}: must have at most {limit} items", field=path)
+
+
 def _type_invalid(path: str, expected: str, value: Any) -> Cause:
     actual = json_type(value)
     detail = f'{_body_path(path)} in body must be of type {expected}: "{actual}"'
@@ -491,13 +496,7 @@ class _Validator:
                 )
         max_props = schema.get("maxProperties")
         if isinstance(max_props, int) and len(value) > max_props:
-            self.causes.append(
-                Cause(
-                    reason="FieldValueTooMany",
-                    message=f"Too many: {len(value)}: must have at most {max_props} items",
-                    field=path,
-                )
-            )
+            self.causes.append(_too_many(path, len(value), max_props))
         min_props = schema.get("minProperties")
         if isinstance(min_props, int) and len(value) < min_props:
             self.causes.append(
@@ -530,13 +529,7 @@ class _Validator:
         name = _body_path(path)
         max_items = schema.get("maxItems")
         if isinstance(max_items, int) and len(value) > max_items:
-            self.causes.append(
-                Cause(
-                    reason="FieldValueTooMany",
-                    message=f"Too many: {len(value)}: must have at most {max_items} items",
-                    field=path,
-                )
-            )
+            self.causes.append(_too_many(path, len(value), max_items))
         min_items = schema.get("minItems")
         if isinstance(min_items, int) and len(value) < min_items:
             self.causes.append(_invalid(path, len(value), f"{name} in body should have at least {min_items} items"))
