@@ -127,14 +127,22 @@ class _RequestLog:
         self._logger.exception(event, **self._context, **kw)
 
 
+def _allow_unhandled(request: AdmissionRequest, log: _RequestLog) -> AdmissionResponse | None:
+    """The answer to a request that is not for a RayCluster (allowed, with a warning), else None."""
+    warning = unhandled_resource_warning(request)
+    if warning is None:
+        return None
+    log.warning("admission.unhandled_resource", kind=request.kind.kind, resource=request.resource.resource)
+    return AdmissionResponse(uid=request.uid, allowed=True, warnings=[warning])
+
+
 def validate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = None) -> AdmissionResponse:
     """CREATE validates the new object, UPDATE the new against the old; DELETE and CONNECT are allowed."""
     log = _RequestLog(request, logger or structlog.get_logger("webhook.validate"))
     uid = request.uid
-    unhandled = unhandled_resource_warning(request)
+    unhandled = _allow_unhandled(request, log)
     if unhandled is not None:
-        log.warning("admission.unhandled_resource", kind=request.kind.kind, resource=request.resource.resource)
-        return AdmissionResponse(uid=uid, allowed=True, warnings=[unhandled])
+        return unhandled
     if request.operation not in ("CREATE", "UPDATE"):
         return AdmissionResponse(uid=uid, allowed=True)
     if request.object is None:
@@ -170,10 +178,9 @@ def mutate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = Non
     """
     log = _RequestLog(request, logger or structlog.get_logger("webhook.mutate"))
     uid = request.uid
-    unhandled = unhandled_resource_warning(request)
+    unhandled = _allow_unhandled(request, log)
     if unhandled is not None:
-        log.warning("admission.unhandled_resource", kind=request.kind.kind, resource=request.resource.resource)
-        return AdmissionResponse(uid=uid, allowed=True, warnings=[unhandled])
+        return unhandled
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return AdmissionResponse(uid=uid, allowed=True)
     try:
