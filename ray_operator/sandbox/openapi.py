@@ -248,6 +248,57 @@ def _tag(group: str) -> str:
     return first + "".join(part.capitalize() for part in rest)
 
 
+def _list_op(rt: ResourceType, list_schema: str | None) -> dict[str, Any]:
+    return _op(
+        rt,
+        action="list",
+        verb="list",
+        description=f"list or watch objects of kind {rt.kind}",
+        response=list_schema,
+        parameters=_LIST_PARAMS,
+    )
+
+
+def _item_ops(rt: ResourceType, object_schema: str | None, *, verbs: set[str], of: str) -> dict[str, Any]:
+    """get/put/patch of one object (``of=""``) or of its status subresource (``of="status of "``)."""
+    write_params = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
+    ops: dict[str, Any] = {}
+    if "get" in verbs:
+        ops["get"] = _op(
+            rt,
+            action="get",
+            verb="read",
+            description=f"read {of}the specified {rt.kind}",
+            response=object_schema,
+            parameters=[],
+        )
+    if "update" in verbs:
+        ops["put"] = _op(
+            rt,
+            action="put",
+            verb="replace",
+            description=f"replace {of}the specified {rt.kind}",
+            response=object_schema,
+            parameters=write_params,
+            body=(_JSON, _YAML),
+            body_schema=object_schema,
+            created=True,
+        )
+    if "patch" in verbs:
+        ops["patch"] = _op(
+            rt,
+            action="patch",
+            verb="patch",
+            description=f"partially update {of}the specified {rt.kind}",
+            response=object_schema,
+            parameters=[*write_params, _FORCE],
+            body=_CR_PATCH_TYPES if rt.is_custom else _BUILTIN_PATCH_TYPES,
+            body_schema=PATCH,
+            created=True,
+        )
+    return ops
+
+
 def _resource_paths(rt: ResourceType, object_schema: str | None, list_schema: str | None) -> dict[str, Any]:
     base = "/" + group_version_path(rt.group, rt.version)
     scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
@@ -257,20 +308,11 @@ def _resource_paths(rt: ResourceType, object_schema: str | None, list_schema: st
     ns_param = _path_param("namespace", "object name and auth scope, such as for teams and projects")
     scope_params = [ns_param] if rt.namespaced else []
     verbs = set(rt.verbs)
-    patch_types = _CR_PATCH_TYPES if rt.is_custom else _BUILTIN_PATCH_TYPES
-    write_params = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
     paths: dict[str, Any] = {}
 
     ops: dict[str, Any] = {}
     if "list" in verbs:
-        ops["get"] = _op(
-            rt,
-            action="list",
-            verb="list",
-            description=f"list or watch objects of kind {rt.kind}",
-            response=list_schema,
-            parameters=_LIST_PARAMS,
-        )
+        ops["get"] = _list_op(rt, list_schema)
     if "create" in verbs:
         ops["post"] = _op(
             rt,
@@ -278,7 +320,7 @@ def _resource_paths(rt: ResourceType, object_schema: str | None, list_schema: st
             verb="create",
             description=f"create a {rt.kind}",
             response=object_schema,
-            parameters=write_params,
+            parameters=[_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION],
             body=(_JSON, _YAML),
             body_schema=object_schema,
             created=True,
@@ -297,40 +339,7 @@ def _resource_paths(rt: ResourceType, object_schema: str | None, list_schema: st
     if ops:
         paths[collection] = {**ops, "parameters": [*scope_params, _PRETTY]}
 
-    ops = {}
-    if "get" in verbs:
-        ops["get"] = _op(
-            rt,
-            action="get",
-            verb="read",
-            description=f"read the specified {rt.kind}",
-            response=object_schema,
-            parameters=[],
-        )
-    if "update" in verbs:
-        ops["put"] = _op(
-            rt,
-            action="put",
-            verb="replace",
-            description=f"replace the specified {rt.kind}",
-            response=object_schema,
-            parameters=write_params,
-            body=(_JSON, _YAML),
-            body_schema=object_schema,
-            created=True,
-        )
-    if "patch" in verbs:
-        ops["patch"] = _op(
-            rt,
-            action="patch",
-            verb="patch",
-            description=f"partially update the specified {rt.kind}",
-            response=object_schema,
-            parameters=[*write_params, _FORCE],
-            body=patch_types,
-            body_schema=PATCH,
-            created=True,
-        )
+    ops = _item_ops(rt, object_schema, verbs=verbs, of="")
     if "delete" in verbs:
         ops["delete"] = _op(
             rt,
@@ -346,51 +355,10 @@ def _resource_paths(rt: ResourceType, object_schema: str | None, list_schema: st
         paths[item] = {**ops, "parameters": [name_param, *scope_params, _PRETTY]}
 
     if "status" in rt.subresources:
-        paths[f"{item}/status"] = {
-            "get": _op(
-                rt,
-                action="get",
-                verb="read",
-                description=f"read status of the specified {rt.kind}",
-                response=object_schema,
-                parameters=[],
-            ),
-            "put": _op(
-                rt,
-                action="put",
-                verb="replace",
-                description=f"replace status of the specified {rt.kind}",
-                response=object_schema,
-                parameters=write_params,
-                body=(_JSON, _YAML),
-                body_schema=object_schema,
-                created=True,
-            ),
-            "patch": _op(
-                rt,
-                action="patch",
-                verb="patch",
-                description=f"partially update status of the specified {rt.kind}",
-                response=object_schema,
-                parameters=[*write_params, _FORCE],
-                body=patch_types,
-                body_schema=PATCH,
-                created=True,
-            ),
-            "parameters": [name_param, *scope_params, _PRETTY],
-        }
+        status_ops = _item_ops(rt, object_schema, verbs={"get", "update", "patch"}, of="status of ")
+        paths[f"{item}/status"] = {**status_ops, "parameters": [name_param, *scope_params, _PRETTY]}
     if rt.namespaced and "list" in verbs:
-        paths[f"{base}/{rt.resource}"] = {
-            "get": _op(
-                rt,
-                action="list",
-                verb="list",
-                description=f"list or watch objects of kind {rt.kind}",
-                response=list_schema,
-                parameters=_LIST_PARAMS,
-            ),
-            "parameters": [_PRETTY],
-        }
+        paths[f"{base}/{rt.resource}"] = {"get": _list_op(rt, list_schema), "parameters": [_PRETTY]}
     return paths
 
 
