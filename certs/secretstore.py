@@ -44,10 +44,9 @@ class SecretsApi(Protocol):
 
 @dataclass(frozen=True)
 class Stored:
-    """What the API server holds: decoded data, its resourceVersion and the object itself (for replace)."""
+    """What the API server holds: decoded data and the object (replace sends it back with its resourceVersion)."""
 
     data: dict[str, bytes]
-    resource_version: str
     obj: Any
 
 
@@ -67,7 +66,7 @@ def encode_data(data: dict[str, bytes]) -> dict[str, str]:
 
 
 def _stored(obj: Any) -> Stored:
-    return Stored(data=decode_data(obj.data), resource_version=str(obj.metadata.resource_version), obj=obj)
+    return Stored(data=decode_data(obj.data), obj=obj)
 
 
 class SecretStore:
