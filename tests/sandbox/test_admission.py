@@ -278,9 +278,11 @@ async def test_mutating_patch_is_applied_and_warnings_are_collected(
         r, [{"op": "add", "path": "/metadata/labels/defaulted", "value": "yes"}], warnings=["spec.x is deprecated"]
     )
     h = hook(tls, name="mraycluster.kb.io", path="/mutate")
-    obj, warnings = await chain.mutate(attrs(), [config("m", h, kind="MutatingWebhookConfiguration")])
+    request = attrs()
+    obj, warnings = await chain.mutate(request, [config("m", h, kind="MutatingWebhookConfiguration")])
     assert obj is not None and obj["metadata"]["labels"] == {"defaulted": "yes"}
     assert warnings == ["spec.x is deprecated"]
+    assert request.obj == raycluster(), "the request's object is patched on a copy, never in place"
 
 
 async def test_validating_warnings_are_returned_even_when_another_webhook_denies(
