@@ -25,15 +25,27 @@ class Registry:
         self._builtin = list(builtin)
         self._crds: dict[str, list[ResourceType]] = {}
         self.generation = 0
+        self._by_path: dict[tuple[str, str, str], ResourceType] = {}
+        """(group, version, resource) → type, rebuilt on every change: every request looks its type up here."""
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._by_path = {}
+        for rt in self.all():
+            self._by_path.setdefault((rt.group, rt.version, rt.resource), rt)
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._reindex()
 
     def set_crd(self, name: str, types: list[ResourceType]) -> None:
         if self._crds.get(name) != types:
             self._crds[name] = types
-            self.generation += 1
+            self._changed()
 
     def remove_crd(self, name: str) -> None:
         if self._crds.pop(name, None) is not None:
-            self.generation += 1
+            self._changed()
 
     def crd_types(self, name: str) -> list[ResourceType]:
         return list(self._crds.get(name, ()))
@@ -41,7 +53,7 @@ class Registry:
     def reset_crds(self) -> None:
         if self._crds:
             self._crds.clear()
-            self.generation += 1
+            self._changed()
 
     def all(self) -> list[ResourceType]:
         out = list(self._builtin)
@@ -50,10 +62,7 @@ class Registry:
         return out
 
     def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
-        for rt in self.all():
-            if rt.group == group and rt.version == version and rt.resource == resource:
-                return rt
-        return None
+        return self._by_path.get((group, version, resource))
 
     def group_versions(self) -> dict[str, list[str]]:
         """Group → served versions, preferred first; the core group is ``""``."""

@@ -155,6 +155,7 @@ async def test_crd_deletion_removes_its_objects_finalizers_first(http: tuple[San
     await call(s, "PATCH", WIDGETS + "/held", data='{"metadata":{"finalizers":null}}', headers=MERGE)
     await sb.control.settle()
     assert (await call(s, "GET", crd_url))[0] == 404
+    assert (await call(s, "GET", WIDGETS))[0] == 404, "a deleted CRD's resource is no longer served"
     await call(s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=CRD)
     _, listed, _ = await call(s, "GET", WIDGETS)
     assert listed["items"] == []
