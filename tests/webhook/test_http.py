@@ -173,6 +173,42 @@ async def test_a_handler_bug_is_answered_as_a_review_not_an_http_500(webhook_ser
     assert data["response"]["status"]["code"] == 500
 
 
+class _LogSinkFailingOnDenials:
+    """A logger that breaks after the rules ran (while logging a denial), outside the handlers' own guard."""
+
+    def __init__(self) -> None:
+        self.exceptions: list[str] = []
+
+    def bind(self, **_: Any) -> _LogSinkFailingOnDenials:
+        return self
+
+    def debug(self, event: str, **_: Any) -> None:
+        return None
+
+    def warning(self, event: str, **_: Any) -> None:
+        return None
+
+    def info(self, event: str, **_: Any) -> None:
+        if event == "admission.denied":
+            raise RuntimeError("log sink gone")
+
+    def exception(self, event: str, **_: Any) -> None:
+        self.exceptions.append(event)
+
+
+async def test_a_failure_outside_the_rules_is_still_answered_as_a_review(webhook_server: ServerFactory) -> None:
+    log = _LogSinkFailingOnDenials()
+    srv = await webhook_server(logger=log)
+    body = review(rc(bad=1))
+    status, data = await srv.post(VALIDATE_PATH, body)
+    assert status == 200 and data["apiVersion"] == "admission.k8s.io/v1" and data["kind"] == "AdmissionReview"
+    response = data["response"]
+    assert response["uid"] == body["request"]["uid"] and response["allowed"] is False
+    assert response["status"]["code"] == 500 and response["status"]["reason"] == "InternalError"
+    assert "RuntimeError" in response["status"]["message"] and "operator log" in response["status"]["message"]
+    assert log.exceptions == ["admission.handler_failed"]
+
+
 async def test_a_client_leaving_mid_body_does_not_leak_an_in_flight_request(
     webhook_server: ServerFactory, pki: Pki
 ) -> None:
