@@ -839,6 +839,26 @@ def test_update_template_change_warns_unless_recreate() -> None:
     assert not any(w.startswith("spec.headGroupSpec.template:") for w in validate(new, old).warnings)
 
 
+@pytest.mark.parametrize(
+    ("mutation", "path"),
+    [
+        (lambda o: head(o).update(serviceType="NodePort"), "spec.headGroupSpec.serviceType"),
+        (lambda o: head(o).update(headService={"metadata": {"name": "other"}}), "spec.headGroupSpec.headService"),
+        (lambda o: o["spec"].update(headServiceAnnotations={"a": "b"}), "spec.headServiceAnnotations"),
+    ],
+    ids=["serviceType", "headService", "headServiceAnnotations"],
+)
+def test_update_of_head_service_settings_warns_that_the_service_is_not_changed(
+    mutation: Callable[[Obj], Any], path: str
+) -> None:
+    old = cluster()
+    result = validate(apply(mutation), old)
+    assert result.ok
+    assert [w for w in result.warnings if "head Service" in w] == [
+        f"{path}: changed, but the head Service is only configured when it is created: delete the Service to apply"
+    ]
+
+
 # --- warnings ----------------------------------------------------------------------------------------------
 
 WARNINGS: list[tuple[str, Callable[[Obj], Any], str]] = [
