@@ -1294,17 +1294,12 @@ def _check_update(new: Mapping[str, Any], old: Mapping[str, Any], report: _Repor
                 "changed, but running pods are not replaced; only pods created from now on use it: delete the "
                 "pods or set spec.upgradeStrategy.type: Recreate",
             )
-    for key in ("headService", "serviceType"):
-        if _get(new, "spec", "headGroupSpec", key) != _get(old, "spec", "headGroupSpec", key):
+    for keys in (("headGroupSpec", "headService"), ("headGroupSpec", "serviceType"), ("headServiceAnnotations",)):
+        if _get(new, "spec", *keys) != _get(old, "spec", *keys):
             report.warn(
-                f"spec.headGroupSpec.{key}",
+                "spec." + ".".join(keys),
                 "changed, but the head Service is only configured when it is created: delete the Service to apply",
             )
-    if _get(new, "spec", "headServiceAnnotations") != _get(old, "spec", "headServiceAnnotations"):
-        report.warn(
-            "spec.headServiceAnnotations",
-            "changed, but the head Service is only configured when it is created: delete the Service to apply",
-        )
 
 
 # --- entry point ---------------------------------------------------------------------------------------------
