@@ -1163,17 +1163,15 @@ class AdmissionChain:
         resolve_service: Callable[[str, str, int], tuple[str, int] | None],
         get_namespace: Callable[[str], dict[str, Any] | None],
         log: list[dict[str, Any]],
-        normalize: Callable[[ResourceType, dict[str, Any]], dict[str, Any]] | None = None,
         served_versions: Callable[[str, str], Iterable[str]] | None = None,
     ) -> None:
-        """``normalize`` (optional) re-applies pruning and defaulting after a webhook's patch (CRs);
-        ``served_versions(group, resource)`` (optional) lists the versions served, for matchPolicy Equivalent
-        (without it every webhook matches exactly)."""
+        """``served_versions(group, resource)`` (optional) lists the versions served, for matchPolicy Equivalent
+        (without it every webhook matches exactly). Pruning and defaulting of a patched custom resource are
+        the caller's: the engine re-applies them once the whole mutating chain has run."""
         self._served_versions = served_versions
         self._resolve_service = resolve_service
         self._get_namespace = get_namespace
         self._log = log
-        self._normalize = normalize
         self._session: aiohttp.ClientSession | None = None
         self._active = 0
         self._ssl_cache: dict[bytes, ssl.SSLContext] = {}
@@ -1296,8 +1294,6 @@ class AdmissionChain:
             if result.patch_type != "JSONPatch":
                 raise _CallFailure(f'unsupported patch type "{result.patch_type}"')
             patched = as_version(apply_json_patch(as_version(obj, as_rt) or obj, ops), attrs.rt) or obj
-            if self._normalize is not None:
-                patched = self._normalize(attrs.rt, patched)
             changed = patched != obj
             entry["patched"] = changed
             return patched, changed
