@@ -216,8 +216,8 @@ class Engine:
             raise errors.forbidden(f"{subject} is forbidden: {reason}", details=details)
 
     def deprecation(self, rt: ResourceType, ctx: WriteContext | None) -> None:
-        if rt.deprecated and ctx is not None and rt.deprecation_warning:
-            ctx.warnings.append(rt.deprecation_warning)
+        if ctx is not None:
+            ctx.warnings.extend(rt.deprecation_warnings)
 
     # -------------------------------------------------------------------------------------- reads
 

@@ -444,7 +444,7 @@ class Handlers:
         name = path.name
         if method == "GET":
             obj = self.engine.get(rt, namespace, name)
-            warnings: list[str] = [rt.deprecation_warning] if rt.deprecated and rt.deprecation_warning else []
+            warnings = rt.deprecation_warnings
             if wants_table(request):
                 return json_response(self._render(request, rt, [obj], None), warnings=warnings)
             if wants_partial(request):
@@ -497,7 +497,7 @@ class Handlers:
     async def _list_or_watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
         query = request.query
         table = wants_table(request)
-        warnings = [rt.deprecation_warning] if rt.deprecated and rt.deprecation_warning else []
+        warnings = rt.deprecation_warnings
         if parse_bool(query.get("watch")):
             return await self._watch(request, rt, namespace, table)
         try:

@@ -51,5 +51,10 @@ class ResourceType:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
     @property
+    def deprecation_warnings(self) -> list[str]:
+        """The ``Warning`` texts every request through this version answers with (none unless deprecated)."""
+        return [self.deprecation_warning] if self.deprecated and self.deprecation_warning else []
+
+    @property
     def has_status(self) -> bool:
         return "status" in self.subresources

@@ -129,8 +129,13 @@ async def test_served_versions_share_storage_and_warn_when_deprecated(
     )
     assert status == 201
     assert "deprecated" in headers.get("Warning", "")
-    _, obj, _ = await call(s, "GET", WIDGETS + "/old")
-    assert obj["apiVersion"] == "example.io/v1"
+    _, obj, headers = await call(s, "GET", WIDGETS + "/old")
+    assert obj["apiVersion"] == "example.io/v1" and "Warning" not in headers
+    # Reads through the deprecated version warn too (kubectl get prints the warning on every call).
+    old_widgets = "/apis/example.io/v1alpha1/namespaces/default/widgets"
+    for path in (old_widgets, old_widgets + "/old"):
+        status, _, headers = await call(s, "GET", path)
+        assert status == 200 and "deprecated" in headers.get("Warning", ""), path
 
 
 async def test_crd_deletion_removes_its_objects_finalizers_first(http: tuple[Sandbox, aiohttp.ClientSession]) -> None:
