@@ -5,9 +5,9 @@ controller and the tests. The webhook depends on them only through these protoco
 review handling can be tested against the real rules and, where a test needs a rule to misbehave
 (raise, return garbage), against a stand-in passed explicitly.
 
-Decided against: importing the rule modules at import time of the web app (``webhook`` must stay
-importable, and its ``--help`` cheap, while the api package evolves) and a registry of handlers per
-kind (there is one kind).
+Decided against: importing the rule modules at import time of the web app (the HTTP and review
+layers, and their tests with stand-in rules, need not load the RayCluster models; the runtime asks for
+the real rules through ``raycluster_rules()``) and a registry of handlers per kind (there is one kind).
 """
 
 from __future__ import annotations
