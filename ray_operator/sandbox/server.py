@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ray_operator.sandbox import builtins, errors, tls
 from ray_operator.sandbox.control import PREFIX, Control
-from ray_operator.sandbox.engine import NAMESPACE_GR, Engine, optional_module
+from ray_operator.sandbox.engine import DEFAULT_USER, NAMESPACE_GR, Engine, optional_module
 from ray_operator.sandbox.gc import GarbageCollector
 from ray_operator.sandbox.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.registry import Registry
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 NODE_NAME = "emulator-node"
 NODE_IP = "172.18.0.2"
 """The fake node's InternalIP; the fake kubelet reports the same hostIP by default."""
-ADMIN_USER = {"username": "system:admin", "uid": "", "groups": ["system:masters", "system:authenticated"]}
 
 
 class Sandbox:
@@ -98,7 +97,7 @@ class Sandbox:
         )
         self._options = ServerOptions(
             require_token=tls,
-            tokens={self.token: dict(ADMIN_USER)},
+            tokens={self.token: dict(DEFAULT_USER)},
             bookmark_interval=bookmark_interval,
             default_watch_timeout=default_watch_timeout,
         )
