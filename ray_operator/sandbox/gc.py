@@ -58,10 +58,7 @@ class GarbageCollector:
                 await asyncio.sleep(0)
 
     def _rt(self, gr: GroupResource) -> ResourceType | None:
-        candidates = [rt for rt in self.engine.registry.all() if (rt.group, rt.resource) == gr]
-        storage = [rt for rt in candidates if rt.storage]
-        chosen = storage or candidates
-        return chosen[0] if chosen else None
+        return self.engine.registry.storage_type(*gr)
 
     def sweep(self) -> None:
         for _ in range(MAX_ROUNDS):

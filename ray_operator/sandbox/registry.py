@@ -27,12 +27,18 @@ class Registry:
         self.generation = 0
         self._by_path: dict[tuple[str, str, str], ResourceType] = {}
         """(group, version, resource) → type, rebuilt on every change: every request looks its type up here."""
+        self._storage: dict[tuple[str, str], ResourceType] = {}
+        """(group, resource) → its storage version's type (the first served one when none is marked storage)."""
         self._reindex()
 
     def _reindex(self) -> None:
         self._by_path = {}
+        self._storage = {}
         for rt in self.all():
             self._by_path.setdefault((rt.group, rt.version, rt.resource), rt)
+            chosen = self._storage.get((rt.group, rt.resource))
+            if chosen is None or (rt.storage and not chosen.storage):
+                self._storage[(rt.group, rt.resource)] = rt
 
     def _changed(self) -> None:
         self.generation += 1
@@ -63,6 +69,10 @@ class Registry:
 
     def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
         return self._by_path.get((group, version, resource))
+
+    def storage_type(self, group: str, resource: str) -> ResourceType | None:
+        """The type objects stored under ``(group, resource)`` are kept as (what the GC writes them with)."""
+        return self._storage.get((group, resource))
 
     def group_versions(self) -> dict[str, list[str]]:
         """Group → served versions, preferred first; the core group is ``""``."""
