@@ -198,7 +198,11 @@ class Control:
     async def _http_compact(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         rv = body.get("resourceVersion") if isinstance(body, dict) else None
-        return web.json_response({"compactedResourceVersion": self.compact(int(rv) if rv is not None else None)})
+        try:
+            upto = int(rv) if rv is not None else None
+        except (TypeError, ValueError) as exc:
+            raise errors.bad_request(f"resourceVersion must be an integer revision to compact up to: {exc}") from exc
+        return web.json_response({"compactedResourceVersion": self.compact(upto)})
 
     async def _http_fault(self, request: web.Request) -> web.Response:
         body = await self._json(request)

@@ -68,6 +68,9 @@ async def test_control_api_over_http_seed_faults_requests_reset(sandbox: Sandbox
         async with http.get(f"{sandbox.url}/_sandbox/requests", params={"path": "seeded"}, ssl=ssl) as resp:
             statuses = [r["status"] for r in (await resp.json())["items"]]
         assert statuses == [200, 503, 200]
+        bad = {"resourceVersion": "latest"}
+        async with http.post(f"{sandbox.url}/_sandbox/compact", json=bad, ssl=ssl) as resp:
+            assert resp.status == 400 and "resourceVersion must be an integer" in (await resp.json())["message"]
         async with http.post(f"{sandbox.url}/_sandbox/reset", ssl=ssl) as resp:
             assert resp.status == 200
         with pytest.raises(ApiException) as info:
