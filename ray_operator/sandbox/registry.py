@@ -133,18 +133,6 @@ def _api_resource(rt: ResourceType) -> list[dict[str, Any]]:
                     "verbs": ["create"],
                 }
             )
-        elif sub == "scale":
-            out.append(
-                {
-                    "name": f"{rt.resource}/scale",
-                    "singularName": "",
-                    "namespaced": rt.namespaced,
-                    "group": "autoscaling",
-                    "version": "v1",
-                    "kind": "Scale",
-                    "verbs": STATUS_VERBS,
-                }
-            )
     return out
 
 
@@ -215,14 +203,6 @@ def _discovery_resource(rt: ResourceType) -> dict[str, Any]:
                     "subresource": "binding",
                     "responseKind": {"group": "", "version": "v1", "kind": "Binding"},
                     "verbs": ["create"],
-                }
-            )
-        elif sub == "scale":
-            subs.append(
-                {
-                    "subresource": "scale",
-                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-                    "verbs": STATUS_VERBS,
                 }
             )
     if subs:
