@@ -4,7 +4,8 @@ One catch-all route parses ``/api/v1/...`` and ``/apis/<g>/<v>/...`` itself, bec
 resources changes while the server runs (CRDs) and aiohttp's router is frozen at start. Everything the
 engine raises as ``ApiError`` becomes a ``Status`` body; any other exception becomes a 500 Status and is
 logged, so a malformed request never takes the server down. Responses are JSON whatever the Accept asks
-(protobuf included), except that Tables and aggregated discovery are honoured when asked for.
+(protobuf included), except that Tables, PartialObjectMetadata and aggregated discovery are honoured
+when asked for. Protobuf request bodies are decoded for the few kinds kubectl's generators send that way.
 Decided against: aiohttp routes per resource (they cannot change after start) and content negotiation
 beyond JSON (protobuf answers would need the Kubernetes descriptors).
 """

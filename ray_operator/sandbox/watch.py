@@ -4,8 +4,9 @@ Headers go out at once (clients wait for them before reading), then events from 
 BOOKMARKs on the configured interval when asked for, and the stream ends cleanly at ``timeoutSeconds``.
 A resourceVersion older than the retained history gets a single ERROR event with a 410 Status, the
 way a real server answers after etcd compaction. The stream is closed when the watcher overflowed,
-and the client re-watches, as with the real server. Objects are rendered per event (version view or a
-one-row Table) by a callable the handler passes in, so this module knows nothing of Tables.
+and the client re-watches, as with the real server. Objects are rendered per event (version view,
+PartialObjectMetadata or a one-row Table) by a callable the handler passes in, so this module knows
+nothing of Tables.
 Decided against: WebSocket watches (neither kubectl nor kubernetes_asyncio needs them).
 """
 
