@@ -63,18 +63,20 @@ async def stream_watch(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     next_bookmark = loop.time() + bookmark_interval
+
+    async def drain() -> None:
+        while watcher.queue:
+            kind, obj = watcher.queue.popleft()
+            await response.write(_line(kind, render(obj)))
+
     try:
         await response.prepare(request)
         if initial_events_end and bookmark is not None:
-            while watcher.queue:
-                kind, obj = watcher.queue.popleft()
-                await response.write(_line(kind, render(obj)))
+            await drain()
             await response.write(_line("BOOKMARK", bookmark(store.rv, True)))
         while True:
             watcher.wakeup.clear()
-            while watcher.queue:
-                kind, obj = watcher.queue.popleft()
-                await response.write(_line(kind, render(obj)))
+            await drain()
             if watcher.closed:
                 break
             now = loop.time()
