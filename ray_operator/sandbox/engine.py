@@ -35,7 +35,7 @@ from ray_operator.sandbox import builtin_schemas, builtins, crds, decoding, erro
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
-from ray_operator.sandbox.store import GroupResource, Store, clone
+from ray_operator.sandbox.store import GroupResource, Store, clone, object_key
 
 log = logging.getLogger(__name__)
 
@@ -1124,7 +1124,7 @@ class Engine:
         gr = self.gr(rt)
         if gr == CRD_GR:
             self._remove_crd_contents(obj)
-        if self.store.get(gr, *_key(obj)) is None:
+        if self.store.get(gr, *object_key(obj)) is None:
             return obj
         stored = self.store.commit(gr, obj, deleted=True)
         if gr == CRD_GR:
@@ -1211,7 +1211,7 @@ class Engine:
         meta.setdefault("creationTimestamp", self.now())
         if rt.is_custom or rt.extra.get("generation"):
             meta.setdefault("generation", 1)
-        obj = self._builtin_defaults(rt, obj, self.store.get(self.gr(rt), *_key(obj)))
+        obj = self._builtin_defaults(rt, obj, self.store.get(self.gr(rt), *object_key(obj)))
         obj = self.to_storage(rt, obj)
         if self.gr(rt) == CRD_GR:
             self._raise_invalid(rt, str(meta["name"]), crds.validate_crd(obj))
@@ -1228,8 +1228,3 @@ class Engine:
         stored = self.store.commit(self.gr(rt), obj)
         self.on_change()
         return stored
-
-
-def _key(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
