@@ -356,6 +356,12 @@ class Engine:
 
     # ---------------------------------------------------------------------------------- admission
 
+    def _admits(self, phase: str) -> bool:
+        """Whether any webhook configuration of this phase exists (callers skip building views otherwise)."""
+        if self.admission is None or self.module("admission") is None:
+            return False
+        return bool(self.store.items(MUTATING_GR if phase == "mutate" else VALIDATING_GR))
+
     async def _admit(
         self,
         phase: str,
@@ -369,15 +375,11 @@ class Engine:
         old: dict[str, Any] | None,
         ctx: WriteContext,
     ) -> dict[str, Any] | None:
-        if self.admission is None:
-            return obj
-        module = self.module("admission")
-        if module is None:
+        admission, module = self.admission, self.module("admission")
+        if admission is None or module is None or not self._admits(phase):
             return obj
         gr = MUTATING_GR if phase == "mutate" else VALIDATING_GR
         configurations = [clone(c) for c in self.store.items(gr)]
-        if not configurations:
-            return obj
         if self.gr(rt) == NAMESPACE_GR and operation != "CREATE":
             namespace = name  # a Namespace is admitted "in" itself, as upstream
         attrs = module.AdmissionAttributes(
@@ -393,10 +395,10 @@ class Engine:
             user_info=ctx.user,
         )
         if phase == "mutate":
-            mutated, warnings = await self.admission.mutate(attrs, configurations)
+            mutated, warnings = await admission.mutate(attrs, configurations)
             ctx.warnings.extend(warnings)
             return mutated if obj is not None else obj
-        warnings = await self.admission.validate(attrs, configurations)
+        warnings = await admission.validate(attrs, configurations)
         ctx.warnings.extend(warnings)
         return obj
 
@@ -615,17 +617,18 @@ class Engine:
         self._raise_invalid(rt, name, causes)
         obj = self.to_storage(rt, obj)
         self._after_prepare(rt, obj, None)
-        await self._admit(
-            "validate",
-            operation="CREATE",
-            rt=rt,
-            sub=sub,
-            namespace=namespace,
-            name=name,
-            obj=self.view(rt, obj),
-            old=None,
-            ctx=ctx,
-        )
+        if self._admits("validate"):  # the view is a copy: built only when a webhook will see it
+            await self._admit(
+                "validate",
+                operation="CREATE",
+                rt=rt,
+                sub=sub,
+                namespace=namespace,
+                name=name,
+                obj=self.view(rt, obj),
+                old=None,
+                ctx=ctx,
+            )
         if self.store.get(self.gr(rt), namespace if rt.namespaced else "", name) is not None:
             raise errors.already_exists(rt.resource, rt.group, name)
         self._record_manager(
@@ -803,17 +806,18 @@ class Engine:
             changed = _without(new, *skip, "apiVersion", "kind") != _without(old, *skip, "apiVersion", "kind")
             meta["generation"] = int(old_meta.get("generation") or 1) + (1 if changed else 0)
         self._after_prepare(rt, new, old)
-        await self._admit(
-            "validate",
-            operation="UPDATE",
-            rt=rt,
-            sub=sub,
-            namespace=namespace,
-            name=name,
-            obj=self.view(rt, new),
-            old=old_view,
-            ctx=ctx,
-        )
+        if self._admits("validate"):  # the view is a copy: built only when a webhook will see it
+            await self._admit(
+                "validate",
+                operation="UPDATE",
+                rt=rt,
+                sub=sub,
+                namespace=namespace,
+                name=name,
+                obj=self.view(rt, new),
+                old=old_view,
+                ctx=ctx,
+            )
         comparable = ("resourceVersion",) if managed_override else ("resourceVersion", "managedFields")
         if _strip_meta(new, comparable) == _strip_meta(old, comparable):
             return old_view
@@ -988,6 +992,8 @@ class Engine:
         # As upstream's delete admission: mutating webhooks are called too (oldObject only; a patch is an
         # error), then validating ones.
         for phase in ("mutate", "validate"):
+            if not self._admits(phase):
+                continue
             await self._admit(
                 phase,
                 operation="DELETE",
