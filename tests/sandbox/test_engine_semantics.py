@@ -408,3 +408,32 @@ async def test_daemonsets_and_replicasets_are_defaulted_and_set_values_kept(
     )
     assert status == 201, sts
     assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+
+
+async def test_service_ip_and_node_port_are_allocated_once_and_kept(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    services = "/api/v1/namespaces/default/services"
+    svc: dict[str, Any] = {"metadata": {"name": "head"}, "spec": {"type": "NodePort", "ports": [{"port": 8265}]}}
+    status, created, _ = await call(s, "POST", services, json=svc)
+    assert status == 201, created
+    ip, port = created["spec"]["clusterIP"], created["spec"]["ports"][0]
+    assert created["spec"]["clusterIPs"] == [ip] and ip.startswith("10.")
+    assert 30000 <= port["nodePort"] <= 32767 and port["targetPort"] == 8265 and port["protocol"] == "TCP"
+    # An operator that PUTs its desired Service (no clusterIP, no nodePort) keeps what was allocated.
+    svc["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
+    svc["metadata"]["labels"] = {"ray.io/node-type": "head"}
+    status, updated, _ = await call(s, "PUT", services + "/head", json=svc)
+    assert status == 200, updated
+    assert updated["spec"]["clusterIP"] == ip and updated["spec"]["ports"][0]["nodePort"] == port["nodePort"]
+    other: dict[str, Any] = {"metadata": {"name": "other"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    _, second, _ = await call(s, "POST", services, json=other)
+    assert second["spec"]["clusterIP"] != ip and second["spec"]["ports"][0]["nodePort"] != port["nodePort"]
+    svc["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
+    svc["spec"]["clusterIP"] = "10.96.0.200"
+    status, body, _ = await call(s, "PUT", services + "/head", json=svc)
+    assert status == 422
+    assert body["message"] == (
+        'Service "head" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.96.0.200"}: may not change once set'
+    )
