@@ -260,7 +260,8 @@ def _default_container(container: Any) -> None:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
     for env in container.get("env") or ():
-        field_ref = env.get("valueFrom", {}).get("fieldRef") if isinstance(env, dict) else None
+        value_from = env.get("valueFrom") if isinstance(env, dict) else None
+        field_ref = value_from.get("fieldRef") if isinstance(value_from, dict) else None
         if isinstance(field_ref, dict):
             field_ref.setdefault("apiVersion", "v1")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):

@@ -437,3 +437,18 @@ async def test_service_ip_and_node_port_are_allocated_once_and_kept(
     assert body["message"] == (
         'Service "head" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.96.0.200"}: may not change once set'
     )
+
+
+async def test_null_env_value_from_is_accepted_and_field_refs_defaulted(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    _, s = http
+    env = [
+        {"name": "PLAIN", "value": "x", "valueFrom": None},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+    ]
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "ray:2.9", "env": env}]}}
+    status, created, _ = await call(s, "POST", "/api/v1/namespaces/default/pods", json=pod)
+    assert status == 201, created
+    stored_env = created["spec"]["containers"][0]["env"]
+    assert stored_env[1]["valueFrom"]["fieldRef"] == {"apiVersion": "v1", "fieldPath": "status.podIP"}
