@@ -6,11 +6,10 @@ generation, status reset), validation, validating admission, then the commit at 
 resourceVersion. Writes that change nothing are answered with the stored object and commit nothing,
 so a controller that writes the same status every reconcile does not wake itself up.
 
-Schema pruning, defaulting and validation, strategic merge patch, Tables and admission live in modules
-written beside this one; they are looked up when first needed so that a missing module disables that
-feature (a validation that is not run) instead of breaking the server. Pods on a node run by the fake
-kubelet are deleted gracefully (the kubelet finishes them), others at once. GC and namespace deletion
-run in ``gc.py`` (they use this engine's internal calls and skip admission). Decided against: one
+Schema pruning, defaulting and validation (``schema.py``), strategic merge patch (``smp.py``) and the
+admission chain (``admission.py``) live in modules of their own; this one only orders them. Pods on a
+node run by the fake kubelet are deleted gracefully (the kubelet finishes them), others at once. GC and
+namespace deletion run in ``gc.py`` (they use this engine's internal calls and skip admission). Decided against: one
 class per verb (the verbs share most of the pipeline) and per-resource strategy classes (the few
 type-specific rules are small functions in ``builtins.py``/``crds.py``).
 """
@@ -18,7 +17,6 @@ type-specific rules are small functions in ``builtins.py``/``crds.py``).
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import random
@@ -26,12 +24,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import yaml
 
-from ray_operator.sandbox import builtin_schemas, builtins, crds, decoding, errors, managedfields, objectmeta, patching
+from ray_operator.sandbox import admission as admission_chain
+from ray_operator.sandbox import (
+    builtin_schemas,
+    builtins,
+    crds,
+    decoding,
+    errors,
+    managedfields,
+    objectmeta,
+    patching,
+    schema,
+    smp,
+)
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
@@ -66,17 +75,6 @@ def parse_bool(value: str | None, *, name: str = "") -> bool:
 
 def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def optional_module(name: str) -> ModuleType | None:
-    """A sibling module written by another part of the team, or None while it does not exist yet."""
-    full = f"ray_operator.sandbox.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
 
 
 MAX_ATTEMPTS = 5
@@ -143,12 +141,6 @@ class Engine:
         """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
         self._snapshots: dict[str, list[dict[str, Any]]] = {}
         """Paginated list id → the matched objects of its first page's revision (see ``list_objects``)."""
-        self._modules: dict[str, ModuleType | None] = {}
-
-    def module(self, name: str) -> ModuleType | None:
-        if name not in self._modules or self._modules[name] is None:
-            self._modules[name] = optional_module(name)
-        return self._modules[name]
 
     # ------------------------------------------------------------------------------------ helpers
 
@@ -318,9 +310,6 @@ class Engine:
             return self._builtin_decode(rt, obj, ctx)
         if rt.schema is None:
             return obj
-        schema = self.module("schema")
-        if schema is None:
-            return obj
         pruned, unknown = schema.prune(obj, rt.schema)
         self._unknown_fields(rt, unknown, ctx)
         defaulted: dict[str, Any] = schema.apply_defaults(pruned, rt.schema)
@@ -344,9 +333,6 @@ class Engine:
     def _schema_validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[errors.Cause]:
         if not rt.is_custom or rt.schema is None:
             return []
-        schema = self.module("schema")
-        if schema is None:
-            return []
         causes: list[errors.Cause] = schema.validate(obj, rt.schema, old=old)
         return causes
 
@@ -358,7 +344,7 @@ class Engine:
 
     def _admits(self, phase: str) -> bool:
         """Whether any webhook configuration of this phase exists (callers skip building views otherwise)."""
-        if self.admission is None or self.module("admission") is None:
+        if self.admission is None:
             return False
         return bool(self.store.items(MUTATING_GR if phase == "mutate" else VALIDATING_GR))
 
@@ -375,14 +361,14 @@ class Engine:
         old: dict[str, Any] | None,
         ctx: WriteContext,
     ) -> dict[str, Any] | None:
-        admission, module = self.admission, self.module("admission")
-        if admission is None or module is None or not self._admits(phase):
+        admission = self.admission
+        if admission is None or not self._admits(phase):
             return obj
         gr = MUTATING_GR if phase == "mutate" else VALIDATING_GR
         configurations = [clone(c) for c in self.store.items(gr)]
         if self.gr(rt) == NAMESPACE_GR and operation != "CREATE":
             namespace = name  # a Namespace is admitted "in" itself, as upstream
-        attrs = module.AdmissionAttributes(
+        attrs = admission_chain.AdmissionAttributes(
             operation=operation,
             rt=rt,
             sub_resource=sub,
@@ -437,8 +423,7 @@ class Engine:
         gr = self.gr(rt)
         if gr == CRD_GR:
             causes = crds.validate_crd(obj)
-            schema = self.module("schema")
-            if not causes and schema is not None:
+            if not causes:
                 for i, version in enumerate(obj["spec"]["versions"]):
                     for problem in schema.is_structural(version["schema"]["openAPIV3Schema"]):
                         field, _, message = problem.partition(": ")
@@ -455,10 +440,8 @@ class Engine:
                         )
             return causes
         if gr in (MUTATING_GR, VALIDATING_GR):
-            admission = self.module("admission")
-            if admission is not None:
-                result: list[errors.Cause] = admission.validate_webhook_configuration(obj, mutating=gr == MUTATING_GR)
-                return result
+            result: list[errors.Cause] = admission_chain.validate_webhook_configuration(obj, mutating=gr == MUTATING_GR)
+            return result
         return []
 
     def _after_prepare(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -873,9 +856,6 @@ class Engine:
         elif media == JSON_PATCH:
             new = patching.json_patch(current, patch)
         else:
-            smp = self.module("smp")
-            if smp is None:
-                raise errors.unsupported_media_type(errors.CR_PATCH_MEDIA_TYPES)
             if not isinstance(patch, dict):
                 raise errors.bad_request("json: cannot unmarshal array into Go value of type map[string]interface {}")
             try:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import builtins, errors, protobuf, registry
+from ray_operator.sandbox import builtins, errors, openapi, protobuf, registry, tables
 from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
@@ -280,8 +280,7 @@ class Handlers:
         return await self._resource(request, rpath)
 
     def _openapi(self, parts: list[str]) -> web.Response:
-        module = self.engine.module("openapi")
-        if len(parts) < 2 or parts[1] != "v3" or module is None:
+        if len(parts) < 2 or parts[1] != "v3":
             raise errors.no_such_route()
         generation = self.engine.registry.generation
         cache = self.options.openapi_cache
@@ -292,7 +291,7 @@ class Handlers:
         if key not in cache:
             types = self.engine.registry.all()
             if not key:
-                cache[key] = module.build_openapi_v3_root(types)
+                cache[key] = openapi.build_openapi_v3_root(types)
             else:
                 sub = parts[2:]
                 if sub[:2] == ["api", "v1"] and len(sub) == 2:
@@ -303,7 +302,7 @@ class Handlers:
                     raise errors.no_such_route()
                 if not self.engine.registry.in_group_version(group, version):
                     raise errors.no_such_route()
-                cache[key] = module.build_group_version_document(group, version, types)
+                cache[key] = openapi.build_group_version_document(group, version, types)
         return json_response(cache[key])
 
     # ------------------------------------------------------------------------------------ resources
@@ -382,12 +381,7 @@ class Handlers:
         self, request: web.Request, rt: ResourceType, objects: list[dict[str, Any]], list_meta: dict[str, Any] | None
     ) -> dict[str, Any]:
         include = request.query.get("includeObject", "Metadata") or "Metadata"
-        module = self.engine.module("tables")
-        now = self.now()
-        if module is not None:
-            table: dict[str, Any] = module.render_table(rt, objects, include_object=include, now=now)
-        else:
-            table = fallback_table(objects, include_object=include, now=now)
+        table = tables.render_table(rt, objects, include_object=include, now=self.now())
         if list_meta is not None:
             table["metadata"] = dict(list_meta)
         else:
@@ -599,55 +593,3 @@ class Handlers:
             bookmark_interval=self.options.bookmark_interval,
             initial_events_end=send_initial,
         )
-
-
-def _age(created: str | None, now: datetime) -> str:
-    if not created:
-        return "<unknown>"
-    try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return "<invalid>"
-    seconds = int((now - then).total_seconds())
-    if seconds < 0:
-        return "<invalid>"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size or (unit == "m" and seconds >= 120):
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def fallback_table(objects: list[dict[str, Any]], *, include_object: str, now: datetime) -> dict[str, Any]:
-    """Name and Age, used only while the full Table renderer (``tables.py``) is not available."""
-    rows = []
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        row: dict[str, Any] = {"cells": [meta.get("name"), _age(meta.get("creationTimestamp"), now)]}
-        if include_object == "Object":
-            row["object"] = obj
-        elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
-        rows.append(row)
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {},
-        "columnDefinitions": [
-            {
-                "name": "Name",
-                "type": "string",
-                "format": "name",
-                "description": "Name must be unique within a namespace.",
-                "priority": 0,
-            },
-            {
-                "name": "Age",
-                "type": "string",
-                "format": "",
-                "description": "CreationTimestamp is a timestamp "
-                "representing the server time when this object was created.",
-                "priority": 0,
-            },
-        ],
-        "rows": rows,
-    }

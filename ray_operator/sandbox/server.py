@@ -29,10 +29,12 @@ import yaml
 from aiohttp import web
 
 from ray_operator.sandbox import builtins, errors, tls
+from ray_operator.sandbox.admission import AdmissionChain
 from ray_operator.sandbox.control import PREFIX, Control
-from ray_operator.sandbox.engine import DEFAULT_USER, NAMESPACE_GR, Engine, optional_module
+from ray_operator.sandbox.engine import DEFAULT_USER, NAMESPACE_GR, Engine
 from ray_operator.sandbox.gc import GarbageCollector
 from ray_operator.sandbox.handlers import Handlers, ServerOptions
+from ray_operator.sandbox.kubelet import FakeKubelet
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.store import Store
 
@@ -85,7 +87,7 @@ class Sandbox:
         self.engine = Engine(store=self.store, registry=self.registry, clock=self.clock)
         self.gc = GarbageCollector(engine=self.engine)
         self.engine.on_change = self.gc.kick
-        self.kubelet: Any | None = None
+        self.kubelet: FakeKubelet | None = None
         self.control = Control(
             reset=self._reset,
             seed=self._seed,
@@ -253,16 +255,11 @@ class Sandbox:
             )
 
     def _setup_admission(self) -> None:
-        module = optional_module("admission")
-        if module is None:
-            log.warning("sandbox: admission.py is missing; webhook configurations are stored but not called")
-            return
-
         def get_namespace(name: str) -> dict[str, Any] | None:
             ns = self.store.get(NAMESPACE_GR, "", name)
             return dict(ns) if ns is not None else None
 
-        self.engine.admission = module.AdmissionChain(
+        self.engine.admission = AdmissionChain(
             resolve_service=lambda ns, name, port: self.service_endpoints.get((ns, name, port)),
             get_namespace=get_namespace,
             log=self.admission_log,
@@ -274,10 +271,7 @@ class Sandbox:
         return [rt.version for rt in self.registry.all() if rt.group == group and rt.resource == resource]
 
     def _setup_kubelet(self, app: web.Application) -> None:
-        module = optional_module("kubelet")
-        if module is None:
-            raise RuntimeError("the fake kubelet (ray_operator/sandbox/kubelet.py) is not available")
-        self.kubelet = module.FakeKubelet(
+        self.kubelet = FakeKubelet(
             base_url=self.url,
             token=self.token if self.tls else None,
             ssl_context=self.client_ssl_context(),
