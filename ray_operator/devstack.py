@@ -187,14 +187,15 @@ def operator_settings(*, kubeconfig: Path) -> Settings:
     )
 
 
-def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool) -> str:
+def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool, settings: Settings) -> str:
     return "\n".join(
         [
             f"ray-operator sandbox is ready: API server {url}, operator in webhook mode.",
             f"  kubeconfig:  {kubeconfig}",
             f"  try:         kubectl --kubeconfig {kubeconfig} apply -f samples/ray_v1_raycluster.mini.yaml",
             f"               kubectl --kubeconfig {kubeconfig} get rayclusters -o yaml",
-            f"  webhook:     https://127.0.0.1:{state.webhook_port} (Service ray-system/ray-operator-webhook-service)",
+            f"  webhook:     https://127.0.0.1:{state.webhook_port} "
+            f"(Service {settings.namespace}/{settings.webhook_service_name})",
             f"  probes:      http://127.0.0.1:{state.probe_port}/readyz   metrics: "
             f"http://127.0.0.1:{state.metrics_port}/metrics",
             f"  fake kubelet: {'on' if kubelet else 'off'}",
@@ -291,7 +292,8 @@ async def run_devstack(
                         return operator.result() or EXIT_CRASHED
                     return await stop_operator()
                 written = sb.write_kubeconfig(kubeconfig)
-                print(usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet), flush=True)
+                usage = usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings)
+                print(usage, flush=True)
                 await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if not stopper.done():
                     log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
