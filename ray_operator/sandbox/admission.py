@@ -33,8 +33,9 @@ Decisions (each where the emulator is simpler than kube-apiserver):
 
 Decided against: a JSON-schema model of the configurations (raw dicts are read defensively — a
 malformed stored configuration becomes a call failure, never a crash) and per-call ClientSessions
-(one session, pooled per SSL context and server name, which aiohttp keys connections by, and closed
-whenever no request is being admitted — so a server that never calls ``close()`` leaks nothing).
+(one session for the chain's life, pooled per SSL context and server name, which aiohttp keys connections
+by, so admitted writes reuse a kept-alive connection instead of paying a TLS handshake each; the server
+calls ``close()`` when it stops). A rotated caBundle gets a new SSL context, hence new connections.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import dataclasses
 import errno
 import ipaddress
@@ -50,7 +50,7 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -1173,10 +1173,10 @@ class AdmissionChain:
         self._get_namespace = get_namespace
         self._log = log
         self._session: aiohttp.ClientSession | None = None
-        self._active = 0
         self._ssl_cache: dict[bytes, ssl.SSLContext] = {}
 
     async def close(self) -> None:
+        """Close the pooled connections; the owner calls this once it admits no more requests."""
         session, self._session = self._session, None  # a request starting meanwhile gets a fresh session
         if session is not None:
             await session.close()
@@ -1211,25 +1211,13 @@ class AdmissionChain:
 
     # ---- mutating ------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _in_use(self) -> AsyncIterator[None]:
-        """Connections live as long as some request is being admitted, so nothing leaks if close() is never called."""
-        self._active += 1
-        try:
-            yield
-        finally:
-            self._active -= 1
-            if self._active == 0:
-                await self.close()
-
     async def mutate(
         self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]
     ) -> tuple[dict[str, Any] | None, list[str]]:
         """Call the matching mutating webhooks serially; return the final object and the warnings.
 
         ``attrs.obj`` is left as it is; when no webhook changes it, it is what comes back."""
-        async with self._in_use():
-            return await self._mutate(attrs, configurations)
+        return await self._mutate(attrs, configurations)
 
     async def _mutate(
         self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]
@@ -1317,8 +1305,7 @@ class AdmissionChain:
 
     async def validate(self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]) -> list[str]:
         """Call the matching validating webhooks concurrently; return the warnings or raise the first error."""
-        async with self._in_use():
-            return await self._validate(attrs, configurations)
+        return await self._validate(attrs, configurations)
 
     async def _validate(self, attrs: AdmissionAttributes, configurations: list[dict[str, Any]]) -> list[str]:
         if is_exempt(attrs.rt):

@@ -201,6 +201,8 @@ class Sandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if isinstance(self.engine.admission, AdmissionChain):
+            await self.engine.admission.close()  # after the runner: no request is being admitted any more
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
