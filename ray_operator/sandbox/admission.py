@@ -35,7 +35,8 @@ Decided against: a JSON-schema model of the configurations (raw dicts are read d
 malformed stored configuration becomes a call failure, never a crash) and per-call ClientSessions
 (one session for the chain's life, pooled per SSL context and server name, which aiohttp keys connections
 by, so admitted writes reuse a kept-alive connection instead of paying a TLS handshake each; the server
-calls ``close()`` when it stops). A rotated caBundle gets a new SSL context, hence new connections.
+calls ``close()`` when it stops). A rotated caBundle gets a new SSL context, hence new connections; only
+the 32 most recently used contexts are kept (``SslContexts``), so rotations do not pile up.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import dataclasses
 import errno
 import ipaddress
@@ -1154,6 +1156,45 @@ class _Rejection(Exception):
         self.error = error
 
 
+class SslContexts:
+    """The client SSL context per caBundle, the few most recently used kept (LRU).
+
+    Building a context parses the bundle, and aiohttp pools connections per context object, so reusing
+    one keeps connections alive; bounding the cache keeps a caBundle rotated every few minutes (as
+    cert-manager-style rotation does) from growing it for the life of the process.
+    """
+
+    def __init__(self, *, max_size: int = 32) -> None:
+        self._max_size = max(1, max_size)
+        self._cache: collections.OrderedDict[bytes, ssl.SSLContext] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def for_bundle(self, ca_bundle: Any) -> ssl.SSLContext:
+        """The context trusting ``ca_bundle`` (base64 PEM; empty or absent means the system roots)."""
+        pem = b""
+        if isinstance(ca_bundle, str) and ca_bundle:
+            try:
+                pem = base64.b64decode(ca_bundle, validate=True)
+            except (binascii.Error, ValueError):
+                raise _ConfigError("caBundle is not valid base64") from None
+        cached = self._cache.get(pem)
+        if cached is not None:
+            self._cache.move_to_end(pem)
+            return cached
+        try:
+            ctx = ssl.create_default_context(cadata=pem.decode("ascii")) if pem else ssl.create_default_context()
+        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+            raise _ConfigError(f"unable to load root certificates: {exc}") from None
+        ctx.hostname_checks_common_name = False
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._cache[pem] = ctx
+        while len(self._cache) > self._max_size:
+            self._cache.popitem(last=False)
+        return ctx
+
+
 class AdmissionChain:
     """Runs the mutating then (separately) the validating webhooks of one request."""
 
@@ -1173,7 +1214,7 @@ class AdmissionChain:
         self._get_namespace = get_namespace
         self._log = log
         self._session: aiohttp.ClientSession | None = None
-        self._ssl_cache: dict[bytes, ssl.SSLContext] = {}
+        self._ssl_contexts = SslContexts()
 
     async def close(self) -> None:
         """Close the pooled connections; the owner calls this once it admits no more requests."""
@@ -1189,25 +1230,6 @@ class AdmissionChain:
                 auto_decompress=True,
             )
         return self._session
-
-    def _ssl_context(self, ca_bundle: Any) -> ssl.SSLContext:
-        pem = b""
-        if isinstance(ca_bundle, str) and ca_bundle:
-            try:
-                pem = base64.b64decode(ca_bundle, validate=True)
-            except (binascii.Error, ValueError):
-                raise _ConfigError("caBundle is not valid base64") from None
-        cached = self._ssl_cache.get(pem)
-        if cached is not None:
-            return cached
-        try:
-            ctx = ssl.create_default_context(cadata=pem.decode("ascii")) if pem else ssl.create_default_context()
-        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
-            raise _ConfigError(f"unable to load root certificates: {exc}") from None
-        ctx.hostname_checks_common_name = False
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._ssl_cache[pem] = ctx
-        return ctx
 
     # ---- mutating ------------------------------------------------------------------------
 
@@ -1389,7 +1411,7 @@ class AdmissionChain:
         entry["uid"] = uid
         try:
             endpoint = resolve_endpoint(hook.spec.get("clientConfig"), resolve_service=self._resolve_service)
-            ctx = self._ssl_context(_dict(hook.spec.get("clientConfig")).get("caBundle"))
+            ctx = self._ssl_contexts.for_bundle(_dict(hook.spec.get("clientConfig")).get("caBundle"))
         except _ConfigError as exc:
             raise _CallFailure(f"could not get REST client: {exc}") from None
         timeout = hook.timeout_seconds

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from ray_operator.sandbox.admission import SslContexts
 from ray_operator.sandbox.server import Sandbox
 from tests.sandbox.webhook_fixture import WebhookServer, allow, make_tls
 
@@ -96,3 +97,32 @@ async def test_admitted_writes_share_one_connection_closed_when_the_sandbox_stop
             break
         await asyncio.sleep(0.02)
     assert all(t.is_closing() for t in hook_server.transports), "stopping the sandbox closed its webhook connection"
+
+
+def test_ssl_contexts_keep_only_the_most_recently_used_ca_bundles() -> None:
+    """A caBundle rotated over and over must not grow the cache for the life of the process."""
+    contexts = SslContexts(max_size=3)
+    bundles = [make_tls([SVC_HOST]).ca_bundle for _ in range(5)]
+    first = contexts.for_bundle(bundles[0])
+    assert contexts.for_bundle(bundles[0]) is first, "a known caBundle reuses its context (and its connections)"
+    oldest = contexts.for_bundle(bundles[1])
+    contexts.for_bundle(bundles[2])
+    assert contexts.for_bundle(bundles[0]) is first  # used most recently now: bundles[1] is the oldest
+    for bundle in bundles[3:]:
+        contexts.for_bundle(bundle)
+    assert len(contexts) == 3
+    assert contexts.for_bundle(bundles[0]) is first, "the recently used bundle survived two rotations"
+    assert len(contexts) == 3
+    second = contexts.for_bundle(bundles[1])
+    assert second is not oldest, "the least recently used bundle was evicted"
+    assert len(contexts) == 3, "re-adding an evicted bundle evicts another"
+    assert contexts.for_bundle(bundles[1]) is second
+
+
+def test_ssl_contexts_default_bound_holds_across_many_rotations() -> None:
+    contexts = SslContexts()
+    ca_bundle = make_tls([SVC_HOST]).ca_bundle
+    for _ in range(40):
+        contexts.for_bundle(make_tls([SVC_HOST]).ca_bundle)
+        contexts.for_bundle(ca_bundle)
+    assert len(contexts) == 32
