@@ -335,34 +335,41 @@ _ROLLING_UPDATE_DEFAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 """Kind → (its update-strategy field, the ``rollingUpdate`` defaults when the type is RollingUpdate)."""
 
 
+def _set_default(target: dict[str, Any], key: str, value: Any) -> Any:
+    """``setdefault`` that also replaces JSON null: kube-apiserver decodes null as an unset field."""
+    if target.get(key) is None:
+        target[key] = value
+    return target[key]
+
+
 def default_workload(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """apps/v1 defaulting (SetDefaults_Deployment, _StatefulSet, _ReplicaSet, _DaemonSet) and the pod template's.
 
     An operator comparing a Deployment it wrote with the stored one sees these fields on a real cluster,
-    so the sandbox adds them too. Values already set are kept.
+    so the sandbox adds them too. Values already set are kept; a field sent as null is defaulted as if absent.
     """
     out = copy.deepcopy(obj)
     spec = out.get("spec")
     if not isinstance(spec, dict):
         return out
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        spec.setdefault("replicas", 1)
+        _set_default(spec, "replicas", 1)
     if kind in _ROLLING_UPDATE_DEFAULTS:
         field, rolling_defaults = _ROLLING_UPDATE_DEFAULTS[kind]
-        strategy = spec.setdefault(field, {})
+        strategy = _set_default(spec, field, {})
         if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
+            _set_default(strategy, "type", "RollingUpdate")
             if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
+                rolling = _set_default(strategy, "rollingUpdate", {})
                 if isinstance(rolling, dict):
                     for key, value in rolling_defaults.items():
-                        rolling.setdefault(key, value)
-        spec.setdefault("revisionHistoryLimit", 10)
+                        _set_default(rolling, key, value)
+        _set_default(spec, "revisionHistoryLimit", 10)
     if kind == "Deployment":
-        spec.setdefault("progressDeadlineSeconds", 600)
+        _set_default(spec, "progressDeadlineSeconds", 600)
     elif kind == "StatefulSet":
-        spec.setdefault("podManagementPolicy", "OrderedReady")
-        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+        _set_default(spec, "podManagementPolicy", "OrderedReady")
+        _set_default(spec, "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
     _default_template(spec)
     return out
 

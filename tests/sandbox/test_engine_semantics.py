@@ -362,6 +362,62 @@ async def test_every_namespace_gets_a_default_service_account(http: tuple[Sandbo
         assert status == 200, namespace
 
 
+async def test_null_update_strategy_and_workload_fields_are_defaulted_as_if_absent(
+    http: tuple[Sandbox, aiohttp.ClientSession],
+) -> None:
+    """kube-apiserver decodes JSON null as an unset field, so a client sending ``strategy: null`` (a
+    serializer that writes every field) still gets the defaults stored, and reads them back on GET."""
+    _, s = http
+    template = {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "c", "image": "ray:2.9"}]}}
+    base = {"selector": {"matchLabels": {"app": "w"}}, "template": template}
+    cases = [
+        (
+            "deployments",
+            {"strategy": None, "replicas": None, "revisionHistoryLimit": None, "progressDeadlineSeconds": None},
+            "strategy",
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+        ),
+        (
+            "daemonsets",
+            {"updateStrategy": None},
+            "updateStrategy",
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+        ),
+        (
+            "statefulsets",
+            {"serviceName": "s", "updateStrategy": None, "podManagementPolicy": None},
+            "updateStrategy",
+            {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+        ),
+        (
+            "deployments",
+            {"strategy": {"type": None, "rollingUpdate": None}},
+            "strategy",
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+        ),
+        (
+            "deployments",
+            {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": None, "maxUnavailable": 2}}},
+            "strategy",
+            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2, "maxSurge": "25%"}},
+        ),
+    ]
+    for i, (resource, extra, field, expected) in enumerate(cases):
+        path = f"/apis/apps/v1/namespaces/default/{resource}"
+        status, created, _ = await call(
+            s, "POST", path, json={"metadata": {"name": f"w{i}"}, "spec": {**base, **extra}}
+        )
+        assert status == 201, created
+        status, got, _ = await call(s, "GET", f"{path}/w{i}")
+        assert status == 200, got
+        assert got["spec"][field] == expected, (resource, extra)
+        assert got["spec"]["revisionHistoryLimit"] == 10, resource
+        if resource == "deployments":
+            assert got["spec"]["replicas"] == 1 and got["spec"]["progressDeadlineSeconds"] == 600
+        if resource == "statefulsets":
+            assert got["spec"]["podManagementPolicy"] == "OrderedReady"
+
+
 async def test_daemonsets_and_replicasets_are_defaulted_and_set_values_kept(
     http: tuple[Sandbox, aiohttp.ClientSession],
 ) -> None:
