@@ -52,6 +52,11 @@ def _rt(
     )
 
 
+def _workload(group: str, resource: str, kind: str, *, short: tuple[str, ...] = ()) -> ResourceType:
+    """A controller-managed workload: listed under ``all``, with a status subresource and a generation."""
+    return _rt(group, "v1", resource, kind, short=short, categories=("all",), subresources=STATUS, generation=True)
+
+
 def builtin_resource_types() -> list[ResourceType]:
     """Every built-in type served at start, in discovery order."""
     return [
@@ -82,47 +87,11 @@ def builtin_resource_types() -> list[ResourceType]:
         _rt("", "v1", "events", "Event", short=("ev",)),
         _rt("", "v1", "endpoints", "Endpoints", short=("ep",)),
         _rt("", "v1", "nodes", "Node", namespaced=False, short=("no",), subresources=STATUS),
-        _rt(
-            "apps",
-            "v1",
-            "deployments",
-            "Deployment",
-            short=("deploy",),
-            categories=("all",),
-            subresources=STATUS,
-            generation=True,
-        ),
-        _rt(
-            "apps",
-            "v1",
-            "statefulsets",
-            "StatefulSet",
-            short=("sts",),
-            categories=("all",),
-            subresources=STATUS,
-            generation=True,
-        ),
-        _rt(
-            "apps",
-            "v1",
-            "replicasets",
-            "ReplicaSet",
-            short=("rs",),
-            categories=("all",),
-            subresources=STATUS,
-            generation=True,
-        ),
-        _rt(
-            "apps",
-            "v1",
-            "daemonsets",
-            "DaemonSet",
-            short=("ds",),
-            categories=("all",),
-            subresources=STATUS,
-            generation=True,
-        ),
-        _rt("batch", "v1", "jobs", "Job", categories=("all",), subresources=STATUS, generation=True),
+        _workload("apps", "deployments", "Deployment", short=("deploy",)),
+        _workload("apps", "statefulsets", "StatefulSet", short=("sts",)),
+        _workload("apps", "replicasets", "ReplicaSet", short=("rs",)),
+        _workload("apps", "daemonsets", "DaemonSet", short=("ds",)),
+        _workload("batch", "jobs", "Job"),
         _rt(
             "policy",
             "v1",
