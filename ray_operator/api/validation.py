@@ -76,7 +76,6 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Any, Literal, get_args, get_origin
 
@@ -85,6 +84,16 @@ from pydantic import BaseModel
 
 from ray_operator.api import constants as c
 from ray_operator.api.models import RayCluster
+from ray_operator.apimachinery.govalues import go_value
+from ray_operator.apimachinery.names import (
+    DNS1035_LABEL_MESSAGE,
+    DNS1035_LABEL_RE,
+    DNS1123_LABEL_MESSAGE,
+    DNS1123_LABEL_RE,
+    label_value_errors,
+    qualified_name_errors,
+)
+from ray_operator.apimachinery.quantity import parse_quantity
 
 __all__ = [
     "CauseType",
@@ -119,29 +128,6 @@ _TYPE_TEXT: dict[CauseType, str] = {
     CauseType.TYPE_INVALID: "Invalid value",
 }
 _VALUELESS = frozenset({CauseType.REQUIRED, CauseType.FORBIDDEN, CauseType.TOO_LONG})
-
-
-def _go_value(value: Any) -> str:
-    """Render a bad value the way Go's field.Error does (%v for numbers and bools, %q for strings, else JSON)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    try:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    except RecursionError:  # valid JSON nested deeper than the encoder goes; the text is read outside validate()
-        return f"<{_json_type_name(value)} nested too deeply to print>"
-    except (TypeError, ValueError):
-        try:
-            return str(value)
-        except (RecursionError, ValueError):
-            return f"<{_json_type_name(value)}>"
 
 
 def _json_type_name(value: Any) -> str:
@@ -181,7 +167,7 @@ class FieldError:
         if self.type is CauseType.TYPE_INVALID:
             text = f"{text}: {json.dumps(_json_type_name(self.value))}"
         elif self.type not in _VALUELESS:
-            text = f"{text}: {_go_value(self.value)}"
+            text = f"{text}: {go_value(self.value)}"
         if self.detail:
             text = f"{text}: {self.detail}"
         return text
@@ -205,38 +191,6 @@ class ValidationResult:
 
 
 # --- small parsers shared with the builders -------------------------------------------------------------
-
-_QUANTITY_RE = re.compile(
-    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$"
-)
-_BINARY_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIX = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-
-
-def parse_quantity(value: Any) -> Decimal | None:
-    """A Kubernetes quantity (``"500m"``, ``"1.5Gi"``, ``2``) as a Decimal, or None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return Decimal(str(value)) if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY_RE.match(value.strip())
-    if match is None:
-        return None
-    number, exponent, suffix = match.groups()
-    try:
-        amount = Decimal(number)
-        if exponent:
-            return amount.scaleb(int(exponent[1:]))
-        if suffix in _BINARY_SUFFIX:
-            return amount * _BINARY_SUFFIX[suffix]
-        if suffix:
-            return amount.scaleb(_DECIMAL_SUFFIX[suffix])
-    except (InvalidOperation, ValueError):
-        return None
-    return amount
-
 
 _RAY_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+.]?[0-9A-Za-z.+-]*)?$")
 
@@ -331,70 +285,6 @@ def autoscaler_v2_enabled(spec: Mapping[str, Any]) -> bool:
         if name == c.ENV_RAY_ENABLE_AUTOSCALER_V2 and isinstance(value, str) and value in ("1", "true"):
             return True
     return False
-
-
-# --- Kubernetes name rules ----------------------------------------------------------------------------------
-
-_DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
-    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
-    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
-_QUALIFIED_NAME_MSG = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
-    "for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-)
-
-
-def _label_key_problems(key: str) -> list[str]:
-    """Kubernetes' IsQualifiedName: ``[prefix/]name``; empty list when valid."""
-    parts = key.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            return ["prefix part must be non-empty"]
-        if len(prefix) > 253:
-            return ["prefix part must be no more than 253 characters"]
-        if not _DNS1123_SUBDOMAIN_RE.match(prefix):
-            return ["prefix part must be a lowercase RFC 1123 subdomain (e.g. 'example.com')"]
-    else:
-        return ["a qualified name must consist of an optional DNS subdomain prefix and '/', then a name"]
-    if not name:
-        return ["name part must be non-empty"]
-    problems = []
-    if len(name) > 63:
-        problems.append("name part must be no more than 63 characters")
-    if not _QUALIFIED_NAME_RE.match(name):
-        problems.append(_QUALIFIED_NAME_MSG)
-    return problems
-
-
-def _label_value_problems(value: str) -> list[str]:
-    problems = []
-    if len(value) > 63:
-        problems.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.match(value):
-        problems.append(_LABEL_VALUE_MSG)
-    return problems
 
 
 # --- parse errors → field errors ------------------------------------------------------------------------------
@@ -576,11 +466,11 @@ def _check_metadata(meta: Mapping[str, Any], report: _Report) -> None:
             "choose a shorter name",
             name,
         )
-    if not _DNS1035_LABEL_RE.match(name):
+    if not DNS1035_LABEL_RE.match(name):
         report.error(
             "metadata.name",
             CauseType.INVALID,
-            f"RayCluster name should be a valid DNS1035 label: {DNS1035_LABEL_MSG}",
+            f"RayCluster name should be a valid DNS1035 label: {DNS1035_LABEL_MESSAGE}",
             name,
         )
 
@@ -598,11 +488,11 @@ def _check_group_name(path: str, name: Any, report: _Report) -> None:
             "may not be more than 63 characters: the group name is the value of the ray.io/group label",
             name,
         )
-    if not _DNS1123_LABEL_RE.match(name):
+    if not DNS1123_LABEL_RE.match(name):
         report.error(
             path,
             CauseType.INVALID,
-            f"the group name is used in pod names and the ray.io/group label: {DNS1123_LABEL_MSG}",
+            f"the group name is used in pod names and the ray.io/group label: {DNS1123_LABEL_MESSAGE}",
             name,
         )
     if name == c.HEAD_GROUP_LABEL_VALUE:
@@ -688,10 +578,10 @@ def _check_group_resources_and_labels(
     for key, value in labels.items():
         if not isinstance(key, str):
             continue
-        for problem in _label_key_problems(key):
+        for problem in qualified_name_errors(key):
             report.error(f"{path}.labels", CauseType.INVALID, f"label keys must be valid: {problem}", key)
         if isinstance(value, str):
-            for problem in _label_value_problems(value):
+            for problem in label_value_errors(value):
                 report.error(f"{path}.labels[{key}]", CauseType.INVALID, problem, value)
 
 
@@ -922,11 +812,11 @@ def _check_head(head: Mapping[str, Any], *, autoscaling: bool, v2: bool, report:
     if _dict(head.get("ingressOptions")) is not None and _bool(head.get("enableIngress")) is not True:
         report.warn(f"{path}.ingressOptions", "is ignored because enableIngress is not true")
     service_name = _str(_get(head, "headService", "metadata", "name"))
-    if service_name and (len(service_name) > 63 or not _DNS1035_LABEL_RE.match(service_name)):
+    if service_name and (len(service_name) > 63 or not DNS1035_LABEL_RE.match(service_name)):
         report.error(
             f"{path}.headService.metadata.name",
             CauseType.INVALID,
-            f"a Service name must be a DNS-1035 label of at most 63 characters: {DNS1035_LABEL_MSG}",
+            f"a Service name must be a DNS-1035 label of at most 63 characters: {DNS1035_LABEL_MESSAGE}",
             service_name,
         )
     restart = _get(head, "template", "spec", "restartPolicy")

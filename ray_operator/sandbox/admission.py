@@ -62,9 +62,11 @@ import jsonpatch
 from cryptography import x509
 from yarl import URL
 
+from ray_operator.apimachinery.govalues import go_value
+from ray_operator.apimachinery.names import DNS1123_SUBDOMAIN_MESSAGE, DNS1123_SUBDOMAIN_RE
+from ray_operator.apimachinery.selectors import SelectorError, label_selector_from_object
 from ray_operator.sandbox import cel, errors
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import DNS_SUBDOMAIN, DNS_SUBDOMAIN_MESSAGE
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 KNOWN_REVIEW_VERSIONS = ("v1", "v1beta1")
@@ -230,61 +232,9 @@ def rule_matches(rule: Mapping[str, Any], attrs: AdmissionAttributes) -> bool:
     return False
 
 
-class SelectorError(ValueError):
-    """A label selector the API server could not parse (an internal error upstream)."""
-
-
-def selector_is_empty(selector: Any) -> bool:
-    if selector is None:
-        return True
-    if not isinstance(selector, Mapping):
-        return False
-    return not selector.get("matchLabels") and not selector.get("matchExpressions")
-
-
-def selector_matches(selector: Any, labels: Mapping[str, Any] | None) -> bool:
-    """A ``metav1.LabelSelector`` (matchLabels + matchExpressions) against a label map."""
-    if selector_is_empty(selector):
-        return True
-    if not isinstance(selector, Mapping):
-        raise SelectorError(f"invalid label selector: {selector!r}")
-    have = {str(k): str(v) for k, v in (labels or {}).items()}
-    match_labels = selector.get("matchLabels") or {}
-    if not isinstance(match_labels, Mapping):
-        raise SelectorError("matchLabels must be a map of strings")
-    for key, value in match_labels.items():
-        if have.get(str(key)) != str(value):
-            return False
-    expressions = selector.get("matchExpressions") or []
-    if not isinstance(expressions, list):
-        raise SelectorError("matchExpressions must be a list")
-    for expr in expressions:
-        if not isinstance(expr, Mapping) or not isinstance(expr.get("key"), str):
-            raise SelectorError(f"invalid label selector requirement: {expr!r}")
-        key, op = expr["key"], expr.get("operator")
-        values = expr.get("values") or []
-        if not isinstance(values, list):
-            raise SelectorError(f"values of requirement {key!r} must be a list")
-        values = [str(v) for v in values]
-        if op == "In":
-            if not values:
-                raise SelectorError(f"for 'in', 'notin' operators, values set can't be empty (key {key!r})")
-            if have.get(key) not in values:
-                return False
-        elif op == "NotIn":
-            if not values:
-                raise SelectorError(f"for 'in', 'notin' operators, values set can't be empty (key {key!r})")
-            if key in have and have[key] in values:
-                return False
-        elif op == "Exists":
-            if key not in have:
-                return False
-        elif op == "DoesNotExist":
-            if key in have:
-                return False
-        else:
-            raise SelectorError(f"{op!r} is not a valid label selector operator")
-    return True
+def _selects(selector: Any, labels: Mapping[str, Any] | None) -> bool:
+    """A ``metav1.LabelSelector`` against a label map; ``SelectorError`` when the selector is malformed."""
+    return label_selector_from_object(selector).matches({str(k): str(v) for k, v in (labels or {}).items()})
 
 
 def _labels(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -329,9 +279,9 @@ def match_webhook(
         ns_error = exc
     try:
         selector = hook.spec.get("objectSelector")
-        if not selector_is_empty(selector) and not (
-            (attrs.obj is not None and selector_matches(selector, _labels(attrs.obj)))
-            or (attrs.old_obj is not None and selector_matches(selector, _labels(attrs.old_obj)))
+        if not label_selector_from_object(selector).empty and not (
+            (attrs.obj is not None and _selects(selector, _labels(attrs.obj)))
+            or (attrs.old_obj is not None and _selects(selector, _labels(attrs.old_obj)))
         ):
             return None
     except SelectorError as exc:
@@ -411,7 +361,7 @@ def _namespace_selector_matches(
     is_ns = _is_namespace_resource(attrs.rt)
     if not attrs.namespace and not is_ns:
         return True  # cluster-scoped objects other than namespaces are never exempted
-    if selector_is_empty(selector):
+    if label_selector_from_object(selector).empty:
         return True
     if is_ns and not attrs.sub_resource and attrs.operation in ("CREATE", "UPDATE"):
         labels = _labels(attrs.obj) or {}
@@ -421,7 +371,7 @@ def _namespace_selector_matches(
         if namespace is None:
             raise errors.not_found("namespaces", "", ns_name)
         labels = _labels(namespace) or {}
-    return selector_matches(selector, labels)
+    return _selects(selector, labels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,16 +381,8 @@ _URL_FORM = "; desired format: https://host[/path]"
 
 
 def _go_value(value: Any) -> str:
-    """How ``field.Error`` prints a value: strings quoted, numbers and booleans bare, lists Go-style."""
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[]string{" + ", ".join(json.dumps(str(v)) for v in value) + "}"
-    return json.dumps(value)
+    """``field.Error``'s printing of a configuration field; its lists are typed ``[]string`` in Go."""
+    return go_value(value, slice_type="string")
 
 
 def _required(path: str, detail: str = "") -> errors.Cause:
@@ -501,8 +443,8 @@ def _validate_webhook(hook: Mapping[str, Any], base: str, *, mutating: bool) -> 
         causes.append(_required(f"{base}.name"))
     elif len(name) > 253:
         causes.append(_invalid(f"{base}.name", name, "must be no more than 253 characters"))
-    elif not DNS_SUBDOMAIN.match(name):
-        causes.append(_invalid(f"{base}.name", name, DNS_SUBDOMAIN_MESSAGE))
+    elif not DNS1123_SUBDOMAIN_RE.match(name):
+        causes.append(_invalid(f"{base}.name", name, DNS1123_SUBDOMAIN_MESSAGE))
     elif len(name.split(".")) < 3:
         causes.append(
             _invalid(f"{base}.name", name, "should be a domain with at least three segments separated by dots")
@@ -674,8 +616,8 @@ def _validate_client_config(config: Any, base: str) -> list[errors.Cause]:
         for i, step in enumerate(steps):
             if not step:
                 causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}] may not be empty"))
-            elif not DNS_SUBDOMAIN.match(step):
-                causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}]: {DNS_SUBDOMAIN_MESSAGE}"))
+            elif not DNS1123_SUBDOMAIN_RE.match(step):
+                causes.append(_invalid(f"{path}.path", url_path, f"segment[{i}]: {DNS1123_SUBDOMAIN_MESSAGE}"))
     return causes
 
 

@@ -13,10 +13,10 @@ import copy
 import re
 from typing import Any
 
+from ray_operator.apimachinery.names import dns1035_label_errors
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.resources import ALL_VERBS, ResourceType
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -68,8 +68,8 @@ def validate_crd(crd: dict[str, Any]) -> list[errors.Cause]:
         add("FieldValueInvalid", "spec.group", f'Invalid value: "{group}": should be a domain with at least one dot')
     if not plural:
         add("FieldValueRequired", "spec.names.plural", "Required value")
-    elif not _DNS_LABEL.match(str(plural)):
-        add("FieldValueInvalid", "spec.names.plural", f'Invalid value: "{plural}": a lowercase RFC 1123 label')
+    elif plural_errors := dns1035_label_errors(str(plural)):
+        add("FieldValueInvalid", "spec.names.plural", f'Invalid value: "{plural}": {",".join(plural_errors)}')
     if not names.get("kind"):
         add("FieldValueRequired", "spec.names.kind", "Required value")
     elif not _KIND.match(str(names["kind"])):

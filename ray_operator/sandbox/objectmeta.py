@@ -8,16 +8,19 @@ Decided against: a pydantic ObjectMeta model, which would reword every error and
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ray_operator.apimachinery.names import (
+    dns1035_label_errors,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    label_value_errors,
+    qualified_name_errors,
+)
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.decoding import json_type
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import label_value_errors, qualified_name_errors
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_ANNOTATIONS = 262144
 
 
@@ -27,21 +30,10 @@ def validate_meta(rt: ResourceType, obj: dict[str, Any], *, create: bool) -> lis
     meta = obj.get("metadata") or {}
     name = meta.get("name") or ""
     if create and name:
-        if rt.extra.get("dns_label_name"):
-            message = label_name_error(name, rfc=str(rt.extra["dns_label_name"]))
-            if message:
-                causes.append(errors.Cause(reason="FieldValueInvalid", field="metadata.name", message=message))
-        elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-            causes.append(
-                errors.Cause(
-                    reason="FieldValueInvalid",
-                    field="metadata.name",
-                    message=f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-                    "(e.g. 'example.com', regex used for validation is "
-                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-                )
-            )
+        # One cause per problem, as upstream's ValidateObjectMeta reports what its name function returns.
+        for message in name_errors(name, rule=str(rt.extra.get("dns_label_name") or "subdomain")):
+            invalid = f'Invalid value: "{name}": {message}'
+            causes.append(errors.Cause(reason="FieldValueInvalid", field="metadata.name", message=invalid))
     labels = meta.get("labels") or {}
     if not isinstance(labels, dict):
         causes.append(
@@ -170,23 +162,11 @@ def check_meta_types(rt: ResourceType, obj: dict[str, Any]) -> None:
                     raise fail(key, item, go_type[2:])
 
 
-_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-
-
-def label_name_error(name: str, *, rfc: str) -> str | None:
-    """The apimachinery text for a name that is not a DNS-1123 (or, for services, DNS-1035) label."""
-    if len(name) > 63:
-        return f'Invalid value: "{name}": must be no more than 63 characters'
-    if rfc == "1035" and not _DNS_1035.match(name):
-        return (
-            f'Invalid value: "{name}": a DNS-1035 label must consist of lower case alphanumeric characters or '
-            "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        )
-    if rfc != "1035" and not _DNS_LABEL.match(name):
-        return (
-            f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-        )
-    return None
+def name_errors(name: str, *, rule: str) -> list[str]:
+    """The problems of an object name under its kind's rule: ``1035`` (Services), ``1123`` (Namespaces), else
+    a DNS-1123 subdomain (most kinds)."""
+    if rule == "1035":
+        return dns1035_label_errors(name)
+    if rule == "1123":
+        return dns1123_label_errors(name)
+    return dns1123_subdomain_errors(name)

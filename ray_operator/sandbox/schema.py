@@ -24,8 +24,9 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
+
+from ray_operator.apimachinery.govalues import go_float, go_value
 
 from . import cel, errors
 from .errors import Cause
@@ -184,60 +185,6 @@ def _default(value: Any, schema: Schema) -> None:
 
 
 # -- validation ----------------------------------------------------------------------------------
-
-
-def go_value(value: Any) -> str:
-    """A value as Go's ``field.Error`` prints it: strings quoted, numbers bare, maps as ``%#v``."""
-    if value is None:
-        return '"null"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return _go_sharp(value)
-
-
-def go_float(value: float) -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 and from 1e6 (``1e+06``)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    text = "".join(map(str, digits)).rstrip("0") or "0"
-    assert isinstance(exponent, int)
-    point = len(digits) + exponent  # position of the decimal point after the first digit group
-    exp10 = point - 1
-    minus = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{minus}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{minus}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return minus + text + "0" * (point - len(text))
-    return f"{minus}{text[:point]}.{text[point:]}"
-
-
-def _go_sharp(value: Any) -> str:
-    if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(k)}:{_go_sharp(value[k])}" for k in sorted(value))
-        return "map[string]interface {}{" + inner + "}"
-    if isinstance(value, list):
-        return "[]interface {}{" + ", ".join(_go_sharp(v) for v in value) + "}"
-    if value is None:
-        return "interface {}(nil)"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float):
-        return go_float(value)
-    return "true" if value is True else "false" if value is False else str(value)
 
 
 def json_type(value: Any) -> str:

@@ -24,6 +24,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ray_operator.apimachinery.govalues import go_v
+
 from . import errors
 from .builtin_schemas import definition_name, load_definitions, resolve, split_api_version
 
@@ -69,21 +71,6 @@ def _type_name(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "number"
-
-
-def go_format(value: Any) -> str:
-    """A decoded JSON value as Go's ``%v`` prints it (``map[a:1 b:[x y]]``), as apimachinery's errors do."""
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_format(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_format(v) for v in value) + "]"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value == int(value) and abs(value) < 1e21 else repr(value)
-    return str(value)
 
 
 def _scalar_key(value: Any) -> tuple[str, Any]:
@@ -139,7 +126,7 @@ def _normalize_slice_order(items: list[Any], order: list[Any], merge_key: str | 
     if merge_key is not None:
         for entry in [*items, *order]:
             if not isinstance(entry, dict) or merge_key not in entry:
-                raise errors.bad_request(f"map: {go_format(entry)} does not contain declared merge key: {merge_key}")
+                raise errors.bad_request(f"map: {go_v(entry)} does not contain declared merge key: {merge_key}")
         to_delete = [i for i in items if i.get(DIRECTIVE) == "delete"]
         items = [i for i in items if i.get(DIRECTIVE) != "delete"]
 
@@ -201,7 +188,7 @@ def _element_kind(*lists: list[Any]) -> str | None:
             if current == "list":
                 raise errors.bad_request("lists of lists are not supported")
             if kind is not None and current != kind:
-                raise errors.bad_request(f"list element types are not identical: {go_format([list(v) for v in lists])}")
+                raise errors.bad_request(f"list element types are not identical: {go_v([list(v) for v in lists])}")
             kind = current
     return kind
 
@@ -251,7 +238,7 @@ class _Patcher:
                 return self.merge_map({}, patch, schema)
             if directive == "delete":
                 return {}
-            raise errors.bad_request(f"unknown patch type: {go_format(directive)} in map: {go_format(patch)}")
+            raise errors.bad_request(f"unknown patch type: {go_v(directive)} in map: {go_v(patch)}")
         self._retain_keys(original, patch)
         self._set_element_orders(original, patch, schema)
         for key, value in patch.items():
@@ -341,7 +328,7 @@ class _Patcher:
         merged = list(base)
         for item in plain:
             if merge_key not in item:
-                raise errors.bad_request(f"map: {go_format(item)} does not contain declared merge key: {merge_key}")
+                raise errors.bad_request(f"map: {go_v(item)} does not contain declared merge key: {merge_key}")
             position = _index(merged, item, merge_key)
             if position >= 0:
                 merged[position] = self.merge_map(merged[position], item, item_schema)
@@ -362,7 +349,7 @@ class _Patcher:
                 plain.append(item)
             elif directive == "delete":
                 if merge_key not in item:
-                    raise errors.bad_request(f"map: {go_format(item)} does not contain declared merge key: {merge_key}")
+                    raise errors.bad_request(f"map: {go_v(item)} does not contain declared merge key: {merge_key}")
                 doomed = _scalar_key(item[merge_key])
                 base = [o for o in base if not (isinstance(o, dict) and _item_key(o, merge_key) == doomed)]
             elif directive == "replace":
@@ -370,7 +357,7 @@ class _Patcher:
             elif directive == "merge":
                 raise errors.bad_request("merging lists cannot yet be specified in the patch")
             else:
-                raise errors.bad_request(f"unknown patch type: {go_format(directive)} in map: {go_format(item)}")
+                raise errors.bad_request(f"unknown patch type: {go_v(directive)} in map: {go_v(item)}")
         if replace:
             return plain, []
         return base, plain
@@ -400,7 +387,7 @@ def _validate_order(patch_list: list[Any], order: list[Any], merge_key: str | No
         def equal(a: Any, b: Any) -> bool:
             for side in (a, b):
                 if key not in side:
-                    raise errors.bad_request(f"map: {go_format(side)} does not contain declared merge key: {key}")
+                    raise errors.bad_request(f"map: {go_v(side)} does not contain declared merge key: {key}")
             return _scalar_key(a[key]) == _scalar_key(b[key])
 
     pi = oi = 0
@@ -413,6 +400,6 @@ def _validate_order(patch_list: list[Any], order: list[Any], merge_key: str | No
         oi += 1
     if pi < len(items):
         raise errors.bad_request(
-            f"The order in patch list:\n{go_format(patch_list)}\n doesn't match $setElementOrder list:\n"
-            f"{go_format(order)}\n"
+            f"The order in patch list:\n{go_v(patch_list)}\n doesn't match $setElementOrder list:\n"
+            f"{go_v(order)}\n"
         )

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ray_operator.sandbox.selectors import FieldSelector, LabelSelector
+from ray_operator.apimachinery.selectors import LabelSelector
+from ray_operator.sandbox.selectors import FieldSelector
 
 T = TypeVar("T")
 GroupResource = tuple[str, str]

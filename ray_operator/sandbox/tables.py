@@ -20,9 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ray_operator.apimachinery.govalues import go_float
+from ray_operator.apimachinery.selectors import format_label_selector
+
 from .builtin_schemas import load_definitions
 from .resources import ResourceType
-from .schema import go_float
 
 Obj = Mapping[str, Any]
 Cells = list[Any]
@@ -395,25 +397,6 @@ def _format_labels(selector: Any) -> str:
     return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
 
 
-def _label_selector(selector: Any) -> str:
-    if not isinstance(selector, Mapping):
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in _list(selector.get("matchExpressions")):
-        if not isinstance(expr, Mapping):
-            continue
-        key, op, values = expr.get("key"), expr.get("operator"), ",".join(map(str, _list(expr.get("values"))))
-        if op == "In":
-            parts.append(f"{key} in ({values})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) if parts else "<none>"
-
-
 def _service_cells(svc: Obj, now: datetime) -> Cells:
     spec = _get(svc, "spec") or {}
     svc_type = spec.get("type") or "ClusterIP"
@@ -470,7 +453,7 @@ def _deployment_cells(obj: Obj, now: datetime) -> Cells:
         age(_meta(obj).get("creationTimestamp"), now),
         names,
         images,
-        _label_selector(spec.get("selector")),
+        format_label_selector(spec.get("selector")),
     ]
 
 
@@ -497,7 +480,7 @@ def _replicaset_cells(obj: Obj, now: datetime) -> Cells:
         age(_meta(obj).get("creationTimestamp"), now),
         names,
         images,
-        _label_selector(spec.get("selector")),
+        format_label_selector(spec.get("selector")),
     ]
 
 
@@ -516,7 +499,7 @@ def _daemonset_cells(obj: Obj, now: datetime) -> Cells:
         age(_meta(obj).get("creationTimestamp"), now),
         names,
         images,
-        _label_selector(spec.get("selector")),
+        format_label_selector(spec.get("selector")),
     ]
 
 
@@ -555,7 +538,7 @@ def _job_cells(obj: Obj, now: datetime) -> Cells:
         age(_meta(obj).get("creationTimestamp"), now),
         names,
         images,
-        _label_selector(spec.get("selector")),
+        format_label_selector(spec.get("selector")),
     ]
 
 
@@ -868,7 +851,7 @@ _PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], _PrinterFn]] = {
     ),
     ("networking.k8s.io", "NetworkPolicy"): (
         _named(_column("Pod-Selector", description="The pods the policy applies to."), _age_column()),
-        _simple(lambda o: _label_selector(_get(o, "spec", "podSelector"))),
+        _simple(lambda o: format_label_selector(_get(o, "spec", "podSelector"))),
     ),
     ("rbac.authorization.k8s.io", "Role"): (_named(_CREATED_AT), _created_at),
     ("rbac.authorization.k8s.io", "ClusterRole"): (_named(_CREATED_AT), _created_at),

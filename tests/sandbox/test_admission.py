@@ -21,7 +21,6 @@ from ray_operator.sandbox.admission import (
     AdmissionChain,
     AdmissionError,
     limit_warnings,
-    selector_matches,
 )
 from ray_operator.sandbox.resources import ResourceType
 from tests.sandbox.webhook_fixture import Tls, WebhookServer, allow, deny, make_tls, patch_response
@@ -711,20 +710,6 @@ async def test_namespace_selector_on_a_missing_namespace_is_not_found(chain: Adm
 
 
 # ---------------------------------------------------------------------------------------- pure helpers
-
-
-def test_selector_operators() -> None:
-    labels = {"app": "ray", "tier": "head"}
-    assert selector_matches({}, labels)
-    assert selector_matches({"matchLabels": {"app": "ray"}}, labels)
-    assert not selector_matches({"matchLabels": {"app": "web"}}, labels)
-    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["head", "x"]}]}, labels)
-    assert not selector_matches(
-        {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["head"]}]}, labels
-    )
-    assert selector_matches({"matchExpressions": [{"key": "gone", "operator": "NotIn", "values": ["a"]}]}, labels)
-    assert selector_matches({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, labels)
-    assert not selector_matches({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, labels)
 
 
 def test_warnings_are_deduplicated_and_truncated_past_four_kib() -> None:
