@@ -119,6 +119,10 @@ DASHBOARD_PORT_NAME: Final = "dashboard"
 METRICS_PORT_NAME: Final = "metrics"
 SERVING_PORT_NAME: Final = "serve"
 DEFAULT_SERVICE_APP_PROTOCOL: Final = "tcp"
+DEFAULT_DASHBOARD_HOST: Final = "0.0.0.0"
+"""``dashboard-host`` of the head: the dashboard listens on every interface, not only localhost."""
+LOCAL_HOST: Final = "127.0.0.1"
+"""The head's own ``RAY_ADDRESS`` host."""
 
 # --- names and limits -----------------------------------------------------------------------------
 RAY_CONTAINER_INDEX: Final = 0
@@ -156,6 +160,32 @@ RAY_TLS_MOUNT_PATH: Final = "/etc/ray/tls"
 RAY_TOKEN_VOLUME_NAME: Final = "ray-token"
 RAY_TOKEN_MOUNT_PATH: Final = "/var/run/secrets/ray.io/serviceaccount"
 AUTH_TOKEN_SECRET_KEY: Final = "auth_token"
+KUBERNETES_TROUBLESHOOTING_URL: Final = "https://docs.ray.io/en/master/cluster/kubernetes/troubleshooting.html"
+"""Where the wait-gcs-ready init container points users whose workers wait for the head too long."""
+WAIT_FOR_TLS_IP_SAN_INIT_CONTAINER_NAME: Final = "wait-for-tls-ip-san"
+"""KubeRay's mTLS init container (alpha there, refused here); dropped from the Redis cleanup Job if present."""
+
+# --- resources of containers the operator adds (requests = limits, for ResourceQuota and GKE Autopilot) --------
+WAIT_GCS_READY_CPU: Final = "200m"
+WAIT_GCS_READY_MEMORY: Final = "256Mi"
+AUTOSCALER_DEFAULT_CPU: Final = "500m"
+AUTOSCALER_DEFAULT_MEMORY: Final = "512Mi"
+REDIS_CLEANUP_CPU: Final = "200m"
+REDIS_CLEANUP_MEMORY: Final = "256Mi"
+
+# --- the autoscaler sidecar --------------------------------------------------------------------------
+AUTOSCALER_START_COMMAND: Final = (
+    "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
+)
+"""The autoscaler's args; the kubelet expands the ``$(VAR)`` references from the container's env."""
+KUBERAY_CRD_VERSION: Final = "v1"
+"""Value of ``KUBERAY_CRD_VER``: the RayCluster API version the autoscaler talks to."""
+
+# --- accelerators derived from container limits into ``ray start --resources`` --------------------------
+NEURON_CORE_CONTAINER_RESOURCE: Final = "aws.amazon.com/neuroncore"
+NEURON_CORE_RAY_RESOURCE: Final = "neuron_cores"
+TPU_CONTAINER_RESOURCE: Final = "google.com/tpu"
+TPU_RAY_RESOURCE: Final = "TPU"
 
 # --- rayStartParams keys the operator reads or writes ---------------------------------------------------
 PARAM_PORT: Final = "port"
@@ -175,6 +205,31 @@ PARAM_REDIS_PASSWORD: Final = "redis-password"
 PARAM_REDIS_USERNAME: Final = "redis-username"
 PARAM_PLASMA_DIRECTORY: Final = "plasma-directory"
 PARAM_AUTOSCALING_CONFIG: Final = "autoscaling-config"
+PARAM_LOG_COLOR: Final = "log-color"
+PARAM_INCLUDE_DASHBOARD: Final = "include-dashboard"
+PARAM_INCLUDE_LOG_MONITOR: Final = "include-log-monitor"
+"""``log-color``, ``include-dashboard`` and ``include-log-monitor`` take an explicit ``=false`` (others drop it)."""
+DEFAULT_ULIMIT_OPEN_FILES: Final = 65536
+"""Open-files limit of ``ray start`` unless the pod sets ``RAY_START_ULIMIT_OPEN_FILES``."""
+
+# --- probes of the Ray container (KubeRay's numbers) ----------------------------------------------------
+LIVENESS_PROBE_INITIAL_DELAY_SECONDS: Final = 30
+READINESS_PROBE_INITIAL_DELAY_SECONDS: Final = 10
+PROBE_TIMEOUT_SECONDS: Final = 2
+HEAD_PROBE_TIMEOUT_SECONDS: Final = 5
+"""The head's probes check two endpoints (raylet and GCS), so they get more time."""
+PROBE_PERIOD_SECONDS: Final = 5
+PROBE_SUCCESS_THRESHOLD: Final = 1
+LIVENESS_PROBE_FAILURE_THRESHOLD: Final = 120
+READINESS_PROBE_FAILURE_THRESHOLD: Final = 10
+SERVE_READINESS_PROBE_FAILURE_THRESHOLD: Final = 1
+GCS_HEALTH_CHECK_TIMEOUT_SECONDS: Final = 10
+SERVE_PROXY_HEALTH_TIMEOUT_SECONDS: Final = 10
+RAY_AGENT_RAYLET_HEALTH_PATH: Final = "api/local_raylet_healthz"
+RAY_DASHBOARD_GCS_HEALTH_PATH: Final = "api/gcs_healthz"
+RAY_SERVE_PROXY_HEALTH_PATH: Final = "-/healthz"
+RAY_NODE_HEALTH_PATH: Final = "/api/healthz"
+"""The single HTTP health endpoint of Ray >= 2.53 (dashboard agent port)."""
 
 # --- status ------------------------------------------------------------------------------------------
 
@@ -217,12 +272,17 @@ class ConditionReason(StrEnum):
     FAILED_CREATE_HEAD_POD = "FailedCreateHeadPod"
     FAILED_DELETE_WORKER_POD = "FailedDeleteWorkerPod"
     FAILED_CREATE_WORKER_POD = "FailedCreateWorkerPod"
+    MULTIPLE_HEAD_PODS = "MultipleHeadPods"
+    """Ours: more than one head pod exists (KubeRay fails the status computation instead)."""
 
 
 # Condition messages KubeRay writes verbatim.
 HEAD_POD_NOT_FOUND_MESSAGE: Final = "Head Pod not found"
 PODS_PROVISIONING_MESSAGE: Final = "RayCluster Pods are being provisioned for first time"
 SUSPENDED_MESSAGE: Final = "RayCluster has been suspended"
+PROVISIONED_MESSAGE: Final = "All Ray Pods are ready for the first time"
+CONTAINERS_NOT_READY_REASON: Final = "ContainersNotReady"
+"""The kubelet's PodReady reason that HeadPodReady replaces with the failing container's own reason."""
 
 
 class EventReason(StrEnum):
@@ -313,10 +373,20 @@ ENV_RAY_GCS_RPC_SERVER_RECONNECT_TIMEOUT_S: Final = "RAY_gcs_rpc_server_reconnec
 DEFAULT_WORKER_GCS_RECONNECT_TIMEOUT_S: Final = "600"
 ENV_RAY_GCS_STORAGE: Final = "RAY_gcs_storage"
 ENV_RAY_GCS_STORAGE_PATH: Final = "RAY_gcs_storage_path"
+ENV_RAY_REDIS_DB_CONNECT_RETRIES: Final = "RAY_redis_db_connect_retries"
+ENV_RAY_REDIS_DB_CONNECT_WAIT_MILLISECONDS: Final = "RAY_redis_db_connect_wait_milliseconds"
+REDIS_CLEANUP_CONNECT_RETRIES: Final = "120"
+REDIS_CLEANUP_CONNECT_WAIT_MILLISECONDS: Final = "500"
+"""120 retries 500 ms apart: the cleanup Job keeps trying to reach Redis for at least a minute."""
+REDIS_CLEANUP_JOB_ACTIVE_DEADLINE_SECONDS: Final = 300
+REDIS_CLEANUP_JOB_BACKOFF_LIMIT: Final = 0
 # RayService-created clusters
 ENV_RAY_TIMEOUT_MS_TASK_WAIT_FOR_DEATH_INFO: Final = "RAY_timeout_ms_task_wait_for_death_info"
 ENV_RAY_GCS_SERVER_REQUEST_TIMEOUT_SECONDS: Final = "RAY_gcs_server_request_timeout_seconds"
 ENV_RAY_SERVE_KV_TIMEOUT_S: Final = "RAY_SERVE_KV_TIMEOUT_S"
+RAYSERVICE_TIMEOUT_MS_TASK_WAIT_FOR_DEATH_INFO: Final = "0"
+RAYSERVICE_GCS_SERVER_REQUEST_TIMEOUT_SECONDS: Final = "5"
+RAYSERVICE_SERVE_KV_TIMEOUT_S: Final = "5"
 # authentication and TLS
 ENV_RAY_AUTH_MODE: Final = "RAY_AUTH_MODE"
 ENV_RAY_AUTH_TOKEN: Final = "RAY_AUTH_TOKEN"
