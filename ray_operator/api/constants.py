@@ -89,6 +89,23 @@ RAY_DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION: Final = "ray.io/disable-provisi
 RAY_HASH_WITHOUT_REPLICAS_ANNOTATION: Final = "ray.io/hash-without-replicas-and-workers-to-delete"
 RAY_NUM_WORKER_GROUPS_ANNOTATION: Final = "ray.io/num-worker-groups"
 INGRESS_CLASS_ANNOTATION: Final = "kubernetes.io/ingress.class"
+TLS_ACME_ANNOTATION: Final = "kubernetes.io/tls-acme"
+INGRESS_COMPANION_ANNOTATION_PREFIXES: Final = frozenset(
+    {
+        "cert-manager.io",
+        "acme.cert-manager.io",
+        "external-dns.alpha.kubernetes.io",
+        "networking.gke.io",
+        "konghq.com",
+        "projectcontour.io",
+        "haproxy.org",
+    }
+)
+"""Annotation prefixes of ingress controllers and companions whose names lack the word "ingress".
+
+RayCluster annotations with these prefixes (or with "ingress" in the key) are copied to the dashboard
+Ingress; other annotations are not.
+"""
 
 DEFAULT_GCS_FT_DELETION_TIMEOUT_SECONDS: Final = 300
 

@@ -206,7 +206,7 @@ def build_redis_cleanup_job(*, cluster: RayCluster, head_pod: Mapping[str, Any],
     pod = copy.deepcopy(dict(head_pod))
     metadata = pod.get("metadata") or {}
     labels = dict(metadata.get("labels") or {})
-    labels[c.RAY_NODE_TYPE_LABEL] = c.NodeType.REDIS_CLEANUP
+    labels[c.RAY_NODE_TYPE_LABEL] = str(c.NodeType.REDIS_CLEANUP)
     annotations = dict(metadata.get("annotations") or {})
     spec = pod.get("spec") or {}
     ray = spec["containers"][c.RAY_CONTAINER_INDEX]

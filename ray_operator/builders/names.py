@@ -16,6 +16,7 @@ an operator upgrade finds.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "head_identifier",
     "head_pod_name_prefix",
     "head_service_name",
+    "owned_by",
     "owner_reference",
     "ray_ip_from_fqdn",
     "worker_identifier",
@@ -73,6 +75,16 @@ def owner_reference(ref: ClusterRef) -> dict[str, Any]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def owned_by(obj: Mapping[str, Any], ref: ClusterRef) -> bool:
+    """Whether a live object's controller is this RayCluster (same UID): only such objects may be changed."""
+    metadata = obj.get("metadata")
+    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    return any(
+        isinstance(owner, Mapping) and owner.get("controller") is True and owner.get("uid") == ref.uid
+        for owner in owners or ()
+    )
 
 
 def _starts_badly(text: str, *, digits: bool) -> bool:
