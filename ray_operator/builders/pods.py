@@ -329,20 +329,20 @@ def _finish_metadata(
         labels.setdefault(key, value)
     for key, value in config.default_pod_annotations.items():
         annotations.setdefault(key, value)
-    metadata.pop("name", None)
-    metadata.pop("generateName", None)
+    result: dict[str, Any] = {}  # a fixed key order keeps the built pods readable
     if name is not None:
-        metadata["name"] = name
+        result["name"] = name
     if generate_name is not None:
-        metadata["generateName"] = generate_name
-    metadata["namespace"] = ref.namespace  # pods never leave the cluster's namespace
-    metadata["labels"] = labels
+        result["generateName"] = generate_name
+    result["namespace"] = ref.namespace  # pods never leave the cluster's namespace
+    result["labels"] = labels
     if annotations:
-        metadata["annotations"] = annotations
-    else:
-        metadata.pop("annotations", None)
-    metadata["ownerReferences"] = [owner_reference(ref)]
-    return metadata
+        result["annotations"] = annotations
+    result["ownerReferences"] = [owner_reference(ref)]
+    # Whatever else the template's metadata carries (finalizers, for example) is kept.
+    skipped = {"name", "generateName", "namespace", "labels", "annotations", "ownerReferences"}
+    result.update({key: value for key, value in metadata.items() if key not in skipped})
+    return result
 
 
 def _base_annotations(cluster: RayCluster, metadata: Mapping[str, Any]) -> dict[str, str]:
