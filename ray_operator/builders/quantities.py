@@ -12,21 +12,20 @@ from quantities, and users compare them with what KubeRay wrote. Three behaviour
   under 1024 or fractional fall back to decimal), decimal values with the largest exponent that is a
   multiple of 3 and leaves an integer mantissa (``1.5`` → ``1500m``, ``2000`` → ``2k``).
 
-Parsing is ``ray_operator.api.validation.parse_quantity`` (moving to ``apimachinery.quantity``);
-only the format and printing live here. Decided against floats: ``0.1 + 0.2`` CPUs must print
-``300m``.
+Parsing and ``Value()`` are ``ray_operator.apimachinery.quantity``'s; only the format bookkeeping and the
+canonical printing (which that module leaves out, as nothing else prints quantities) live here.
+Decided against floats: ``0.1 + 0.2`` CPUs must print ``300m``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from typing import Any
 
-from ray_operator.api.validation import parse_quantity
+from ray_operator.apimachinery.quantity import parse_quantity, quantity_value
 
 __all__ = ["Quantity", "QuantityFormat", "parse"]
 
@@ -78,7 +77,7 @@ class Quantity:
 
     def value(self) -> int:
         """Go's ``Quantity.Value()``: the amount rounded up to an integer."""
-        return math.ceil(self.amount)
+        return quantity_value(self.amount)
 
     def as_float(self) -> float:
         """Go's ``AsApproximateFloat64()``."""
