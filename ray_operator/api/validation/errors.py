@@ -12,12 +12,11 @@ built by each rule (the type/value/detail split is what ``details.causes[]`` car
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ray_operator.apimachinery.govalues import go_value
+from ray_operator.apimachinery.govalues import go_value, json_type
 
 
 class CauseType(StrEnum):
@@ -44,24 +43,6 @@ _TYPE_TEXT: dict[CauseType, str] = {
 _VALUELESS = frozenset({CauseType.REQUIRED, CauseType.FORBIDDEN, CauseType.TOO_LONG})
 
 
-def json_type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list | tuple):
-        return "array"
-    return type(value).__name__
-
-
 @dataclass(frozen=True, kw_only=True)
 class FieldError:
     """One problem with one field, shaped like Kubernetes' ``field.Error``."""
@@ -79,7 +60,7 @@ class FieldError:
         """Go's ``ErrorBody()``: the error text without the path."""
         text = _TYPE_TEXT[self.type]
         if self.type is CauseType.TYPE_INVALID:
-            text = f"{text}: {json.dumps(json_type_name(self.value))}"
+            text = f"{text}: {json.dumps(json_type(self.value))}"
         elif self.type not in _VALUELESS:
             text = f"{text}: {go_value(self.value)}"
         if self.detail:
