@@ -5,7 +5,7 @@ cainjector, via the ``cert-manager.io/inject-ca-from`` annotation). The operator
 mounted Secret from ``cert_dir`` and hot-reloads the live ``SSLContext`` when the files change.
 
 Decisions:
-- Poll every ``cert_file_poll_seconds`` (10 s, controller-runtime's poll) comparing a SHA-256 of the
+- Poll every ``file_poll_seconds`` (10 s, controller-runtime's poll) comparing a SHA-256 of the
   contents, not mtimes: the kubelet swaps the ``..data`` symlink, which leaves the visible files'
   own mtimes meaningless. Decided against inotify: no extra dependency, and a poll cannot miss events.
 - When ``cert_dir/..data`` exists (a kubelet-mounted volume) both files are read through its resolved
@@ -21,9 +21,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from certs.config import CertConfig
 from certs.logs import Logger
 from certs.tlsctx import load_into, new_server_context
-from ray_operator.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ def read_files(cert_dir: str) -> FileSet:
 
 
 class FileSource:
-    def __init__(self, *, settings: Settings, logger: Logger) -> None:
+    def __init__(self, *, config: CertConfig, logger: Logger) -> None:
         self.ssl_context = new_server_context()
-        self._dir = settings.cert_dir
-        self._poll = settings.cert_file_poll_seconds
-        self._log = logger.bind(cert_dir=settings.cert_dir)
+        self._dir = config.cert_dir
+        self._poll = config.file_poll_seconds
+        self._log = logger.bind(cert_dir=config.cert_dir)
         self._loaded: str | None = None
         self._last_seen: str | None = None
         self._last_error: str | None = None
@@ -94,12 +94,12 @@ class FileSource:
         self._loaded = digest
         self._ca = files.ca
         self._last_error = None
-        self._log.info("serving certificate loaded from files")
+        self._log.info("serving_certificate_loaded", source="files")
         return True
 
     def _note_error(self, message: str) -> None:
         if message != self._last_error:
-            self._log.warning(message)
+            self._log.warning("certificate_files_unusable", error=message)
         self._last_error = message
 
     async def ensure_ready(self) -> None:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ray_operator.settings import KeyAlgorithm
+from certs.config import KeyAlgorithm
 
 BACKDATE = timedelta(hours=1)
 """How far ``notBefore`` is set in the past, for clock skew."""

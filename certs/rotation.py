@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from certs import generate as g
-from ray_operator.settings import KeyAlgorithm
+from certs.config import KeyAlgorithm
 
 CA_CERT, CA_KEY, TLS_CERT, TLS_KEY = "ca.crt", "ca.key", "tls.crt", "tls.key"
 KEYS = (CA_CERT, CA_KEY, TLS_CERT, TLS_KEY)

@@ -11,7 +11,7 @@ One check (``sync_once``): read the Secret → inject its bundle → decide → 
 replace-or-adopt, at most ``MAX_WRITES`` times) → inject again if the bundle changed → load the leaf
 if it changed. ``ensure_ready`` repeats
 it with a short backoff until a certificate is loaded; ``run`` repeats it every
-``cert_check_interval_seconds``. The CA rollover protocol is described in ``certs.rotation``.
+``check_interval_seconds``. The CA rollover protocol is described in ``certs.rotation``.
 
 With ``inject=False`` a replica never writes the webhook configurations but still reads them, and
 counts a bundle as injected only once it sees it there, so it cannot move a CA rollover forward early.
@@ -33,12 +33,12 @@ import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from certs import generate as g
+from certs.config import CertConfig
 from certs.inject import Kind, Outcome, WebhookConfigsApi, inject_ca_bundle
 from certs.logs import Logger
 from certs.rotation import Action, CertState, Policy, apply, decide, parse_state
 from certs.secretstore import SecretsApi, SecretStore, Stored
 from certs.tlsctx import load_into, new_server_context
-from ray_operator.settings import Settings
 
 MAX_WRITES = 4
 """Secret writes one check may make (create, then at most a rollover step or two); bounds fights between replicas."""
@@ -64,13 +64,15 @@ def describe_error(exc: BaseException, *, namespace: str) -> str:
     return text
 
 
-def policy_from(settings: Settings) -> Policy:
+def policy_from(config: CertConfig) -> Policy:
+    """The rotation policy of ``config``. The grace is floored at two check intervals: the rollover is only safe
+    if every replica re-reads the Secret (once per interval) within it (see ``certs.rotation``)."""
     return Policy(
-        names=tuple(g.serving_names(service=settings.webhook_service_name, namespace=settings.namespace)),
-        algorithm=settings.cert_key_algorithm,
-        ca_validity=timedelta(days=settings.ca_validity_days),
-        leaf_validity=timedelta(days=settings.serving_cert_validity_days),
-        grace=timedelta(seconds=max(settings.cert_rollover_grace_seconds, 2 * settings.cert_check_interval_seconds)),
+        names=tuple(g.serving_names(service=config.service_name, namespace=config.namespace)),
+        algorithm=config.key_algorithm,
+        ca_validity=timedelta(days=config.ca_validity_days),
+        leaf_validity=timedelta(days=config.serving_cert_validity_days),
+        grace=timedelta(seconds=max(config.rollover_grace_seconds, 2 * config.check_interval_seconds)),
     )
 
 
@@ -78,7 +80,7 @@ class SelfSignedSource:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: CertConfig,
         secrets: SecretsApi,
         webhooks: WebhookConfigsApi | None,
         inject: bool = True,
@@ -86,18 +88,18 @@ class SelfSignedSource:
         clock: Callable[[], datetime],
     ) -> None:
         self.ssl_context = new_server_context()
-        self._settings = settings
+        self._config = config
         self._store = SecretStore(
             api=secrets,
-            namespace=settings.namespace,
-            name=settings.cert_secret_name,
-            request_timeout=settings.cert_request_timeout_seconds,
+            namespace=config.namespace,
+            name=config.secret_name,
+            request_timeout=config.request_timeout_seconds,
         )
         self._webhooks = webhooks
         self._write_configs = inject
-        self._log = logger.bind(secret=f"{settings.namespace}/{settings.cert_secret_name}")
+        self._log = logger.bind(secret=f"{config.namespace}/{config.secret_name}")
         self._clock = clock
-        self.policy = policy_from(settings)
+        self.policy = policy_from(config)
         self._serving: str | None = None
         self._bundle: bytes | None = None
         self._injected: bytes | None = None
@@ -116,7 +118,7 @@ class SelfSignedSource:
         return self._bundle
 
     def _describe(self, exc: BaseException) -> str:
-        return describe_error(exc, namespace=self._settings.namespace)
+        return describe_error(exc, namespace=self._config.namespace)
 
     async def ensure_ready(self) -> None:
         delay = 0.1
@@ -124,21 +126,19 @@ class SelfSignedSource:
             try:
                 await self.sync_once()
             except RETRYABLE as exc:
-                self._log.warning(
-                    "certificate setup failed, retrying", error=self._describe(exc), retry_in_seconds=delay
-                )
+                self._log.warning("certificate_setup_failed", error=self._describe(exc), retry_in_seconds=delay)
             if self.ready:
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._settings.cert_check_interval_seconds)
+            delay = min(delay * 2, self._config.check_interval_seconds)
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.cert_check_interval_seconds)
+            await asyncio.sleep(self._config.check_interval_seconds)
             try:
                 await self.sync_once()
             except RETRYABLE as exc:
-                self._log.warning("certificate check failed, retrying on the next check", error=self._describe(exc))
+                self._log.warning("certificate_check_failed", error=self._describe(exc), retry="on the next check")
 
     async def sync_once(self) -> None:
         """One check: converge the Secret, inject its bundle, serve its leaf.
@@ -157,13 +157,13 @@ class SelfSignedSource:
             decision = decide(state, now=now, policy=self.policy, bundle_injected=injected)
             if decision.action is Action.NONE:
                 if state is not None and state.bundle_pem != self._bundle:
-                    self._log.debug("certificate state", reason=decision.reason)
+                    self._log.debug("certificate_state_checked", reason=decision.reason)
                 break
             data = apply(decision, stored.data if stored is not None else {}, now=now, policy=self.policy)
             stored = await self._write(stored, data, decision.reason)
             state = parse_state(stored.data) if stored is not None else None
         else:
-            self._log.warning("certificate Secret still changing after several writes; continuing on the next check")
+            self._log.warning("certificate_secret_unsettled", writes=MAX_WRITES, retry="on the next check")
         if state is None or state.leaf is None:
             return
         if before is None or state.bundle_pem != before.bundle_pem:
@@ -177,9 +177,9 @@ class SelfSignedSource:
         else:
             result, won = await self._store.replace(data, current=stored)
         if won:
-            self._log.info("certificate Secret written", reason=reason)
+            self._log.info("certificate_secret_written", reason=reason)
         else:
-            self._log.info("certificate Secret changed by another replica; adopting it", reason=reason)
+            self._log.info("certificate_secret_adopted", reason=reason, detail="another replica wrote it first")
         return result
 
     def _serve(self, state: CertState) -> None:
@@ -192,11 +192,12 @@ class SelfSignedSource:
         try:
             load_into(self.ssl_context, cert_pem=state.leaf.cert_pem, key_pem=state.leaf.key_pem)
         except ValueError as exc:
-            self._log.error("serving certificate from the Secret refused", error=str(exc))
+            self._log.error("serving_certificate_refused", error=str(exc))
             return
         self._serving = fingerprint
         self._log.info(
-            "serving certificate loaded",
+            "serving_certificate_loaded",
+            source="self-signed",
             serial=format(leaf.serial_number, "x"),
             issuer=leaf.issuer.rfc4514_string(),
             not_after=leaf.not_valid_after_utc.isoformat(),
@@ -206,8 +207,8 @@ class SelfSignedSource:
         if self._webhooks is None:
             return
         targets: list[tuple[Kind, str]] = [
-            ("validating", self._settings.validating_webhook_name),
-            ("mutating", self._settings.mutating_webhook_name),
+            ("validating", self._config.validating_webhook_name),
+            ("mutating", self._config.mutating_webhook_name),
         ]
         complete = True
         for kind, name in targets:
@@ -219,30 +220,30 @@ class SelfSignedSource:
                     kind=kind,
                     name=name,
                     bundle=bundle,
-                    request_timeout=self._settings.cert_request_timeout_seconds,
+                    request_timeout=self._config.request_timeout_seconds,
                     write=self._write_configs,
                 )
             except RETRYABLE as exc:
                 self._log.warning(
-                    "caBundle injection failed; retrying on the next check", target=name, error=self._describe(exc)
+                    "ca_bundle_injection_failed", target=name, retry="on the next check", error=self._describe(exc)
                 )
                 complete = False
                 continue
             if outcome is Outcome.MISSING:
                 if name not in self._missing:
-                    self._log.warning(f"{kind} webhook configuration not found; will retry on every check", target=name)
+                    self._log.warning("webhook_configuration_missing", kind=kind, target=name, retry="on every check")
                 self._missing.add(name)
                 continue
             if name in self._missing:
                 self._missing.discard(name)
-                self._log.info(f"{kind} webhook configuration found", target=name)
+                self._log.info("webhook_configuration_found", kind=kind, target=name)
             if outcome is Outcome.STALE:
-                self._log.debug("caBundle not yet injected (by another replica)", target=name)
+                self._log.debug("ca_bundle_pending", target=name, detail="another replica injects it")
                 complete = False
             elif outcome is Outcome.PATCHED:
-                self._log.info("caBundle injected", target=name)
+                self._log.info("ca_bundle_injected", target=name)
             elif outcome is Outcome.FAILED:
-                self._log.warning("webhook configuration changed during injection; retrying next check", target=name)
+                self._log.warning("ca_bundle_injection_conflicted", target=name, retry="on the next check")
                 complete = False
         if complete:
             self._injected = bundle

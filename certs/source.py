@@ -15,18 +15,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast, runtime_checkable
 
+from certs.config import CertConfig
 from certs.files import FileSource
 from certs.inject import WebhookConfigsApi
 from certs.logs import Logger
 from certs.secretstore import SecretsApi
 from certs.selfsigned import SelfSignedSource
-from ray_operator.settings import Settings, env_var, flag_name
 
 
 @runtime_checkable
 class CertificateSource(Protocol):
-    ssl_context: ssl.SSLContext
-    """Built into the server once; reloaded in place on rotation."""
+    """The one declaration of what a certificate source offers; the runtime and ``/readyz`` use it as it is."""
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Built into the server once; reloaded in place on rotation."""
 
     async def ensure_ready(self) -> None:
         """Load or create the first certificate; returns once ``ssl_context`` holds one (retries until then)."""
@@ -39,56 +42,38 @@ class CertificateSource(Protocol):
         """Whether ``ssl_context`` holds a certificate."""
 
     def current_ca_bundle(self) -> bytes | None:
-        """PEM of the CAs clients should trust (``None`` when unknown, e.g. files without ca.crt)."""
+        """PEM of the CAs clients should trust; ``None`` when unknown (cert-manager files without ca.crt), and
+        ``/readyz`` then checks the handshake without verification, like controller-runtime's StartedChecker."""
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_POSITIVE = (
-    "ca_validity_days",
-    "serving_cert_validity_days",
-    "cert_check_interval_seconds",
-    "cert_rollover_grace_seconds",
-    "cert_file_poll_seconds",
-    "cert_request_timeout_seconds",
-)
-
-
-def check_settings(settings: Settings) -> None:
-    """Refuse settings the certificate loops cannot run with; the message names the flag and env var."""
-    for name in _POSITIVE:
-        value = getattr(settings, name)
-        if not value > 0:
-            raise ValueError(f"{name} ({flag_name(name)}, {env_var(name)}) must be greater than 0, got {value!r}")
-
-
 def make_certificate_source(
     *,
-    settings: Settings,
+    config: CertConfig,
     api_client: Any | None,
     logger: Logger,
     clock: Callable[[], datetime] = utc_now,
     inject_ca_bundle: bool = True,
 ) -> CertificateSource:
-    """The source ``settings.cert_source`` names.
+    """The source ``config.source`` names.
 
     ``api_client`` is a ``kubernetes_asyncio.client.ApiClient`` (required for ``self-signed``, unused for
     ``files``). ``inject_ca_bundle=False`` keeps a replica from writing the webhook configurations; it still
     reads them, so it never moves a CA rollover forward before the new bundle is in place.
     """
-    check_settings(settings)
-    if settings.cert_source == "files":
-        return FileSource(settings=settings, logger=logger)
-    if settings.cert_source != "self-signed":
-        raise ValueError(f"cert_source: unknown source {settings.cert_source!r}; use 'self-signed' or 'files'")
+    if config.source == "files":
+        return FileSource(config=config, logger=logger)
+    if config.source != "self-signed":
+        raise ValueError(f"cert_source: unknown source {config.source!r}; use 'self-signed' or 'files'")
     if api_client is None:
         raise ValueError("cert_source 'self-signed' needs a Kubernetes API client; pass api_client or use 'files'")
     from kubernetes_asyncio.client import AdmissionregistrationV1Api, CoreV1Api
 
     return SelfSignedSource(
-        settings=settings,
+        config=config,
         # The client's stubs omit ``_content_type`` (accepted at runtime), hence the casts to our Protocols.
         secrets=cast(SecretsApi, CoreV1Api(api_client)),
         webhooks=cast(WebhookConfigsApi, AdmissionregistrationV1Api(api_client)),

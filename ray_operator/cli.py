@@ -25,7 +25,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
         return run_sandbox_command(args)
     # The emulator together with the operator lives at the root: the sandbox package must not
-    # import the operator (see DESIGN.md, layering).
+    # import the operator (docs/architecture.md, layering).
     from ray_operator.devstack import run_devstack_command
 
     return run_devstack_command(args)
@@ -38,10 +38,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ray_operator import __version__
+
     parser = argparse.ArgumentParser(
         prog="ray-operator",
         description="Kubernetes operator for Ray clusters (ray.io/v1 RayCluster).",
     )
+    parser.add_argument("--version", action="version", version=f"ray-operator {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     crd = sub.add_parser("crd", help="print the RayCluster CustomResourceDefinition (YAML)")
@@ -56,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_sandbox_arguments(sandbox)
     sandbox.set_defaults(func=_cmd_sandbox)
 
-    run = sub.add_parser("run", help="run the operator against a cluster")
+    run = sub.add_parser(
+        "run",
+        help="run the operator against a cluster",
+        description="Run the operator against a cluster. Every flag can also be set by its env var; a flag wins.",
+    )
     from ray_operator.settings import add_run_arguments
 
     add_run_arguments(run)

@@ -5,6 +5,12 @@ gets loggers with ``structlog.get_logger(name)`` and passes context (``admission
 ``namespace``…) as fields instead of formatting it into messages. Filtering happens in the bound logger, so a
 debug call below the level costs almost nothing on the admission hot path.
 
+Tracebacks never carry local variables, in either renderer: structlog's defaults print them (its
+JSON ``dict_tracebacks`` and, where ``rich`` is installed, its console renderer), and a frame's locals
+hold AdmissionReview bodies, Secret data and private keys. Event names are snake_case ``noun_verb``
+(``operator_starting``, ``webhook_serving``, ``certificate_secret_written``): greppable, and stable
+because the human wording goes into fields.
+
 Decided against: routing through the stdlib ``logging`` module (an extra formatting pass per line
 and one more global to configure) and caching loggers on first use (tests reconfigure the level).
 """
@@ -13,17 +19,15 @@ from __future__ import annotations
 
 import logging as std_logging
 import sys
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO, get_args
 
 import structlog
+import structlog.tracebacks
 
-LEVELS = {
-    "debug": std_logging.DEBUG,
-    "info": std_logging.INFO,
-    "warning": std_logging.WARNING,
-    "error": std_logging.ERROR,
-    "critical": std_logging.CRITICAL,
-}
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["auto", "json", "console"]
+
+LEVELS: dict[str, int] = {name: int(std_logging.getLevelName(name.upper())) for name in get_args(LogLevel)}
 
 
 def resolve_format(fmt: str, stream: TextIO) -> str:
@@ -31,7 +35,7 @@ def resolve_format(fmt: str, stream: TextIO) -> str:
     if fmt == "auto":
         isatty = getattr(stream, "isatty", None)
         return "console" if callable(isatty) and isatty() else "json"
-    if fmt not in ("json", "console"):
+    if fmt not in get_args(LogFormat):
         raise ValueError(f"log format must be auto, json or console, not {fmt!r} (flag --log-format)")
     return fmt
 
@@ -55,9 +59,11 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: TextIO 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if resolve_format(fmt, out) == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # plain_traceback: the same text whether or not rich is installed, and never the frames' locals.
+        renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     else:
-        processors.append(structlog.processors.dict_tracebacks)
+        no_locals = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        processors.append(structlog.processors.ExceptionRenderer(no_locals))
         renderer = structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[*processors, renderer],

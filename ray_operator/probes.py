@@ -13,24 +13,18 @@ server would refuse) and a readiness flag flipped at start-up (it would stay tru
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from certs import CertificateSource
 
 Check = Callable[[], Awaitable[str | None]]
 """A readiness check: ``None`` when ready, else the reason it is not."""
 
 HandshakeOk = Callable[[str, int, str | None, bytes | str | None], Awaitable[bool]]
 """``certs.handshake_ok(host, port, server_hostname, ca_pem)``; ``ca_pem`` ``None`` checks the handshake only."""
-
-
-class CertificateState(Protocol):
-    @property
-    def ready(self) -> bool: ...
-
-    def current_ca_bundle(self) -> bytes | None:
-        """PEM of the CAs to verify against; ``None`` (no CA known, e.g. cert-manager files without ca.crt)
-        means the handshake is checked without verification, like controller-runtime's StartedChecker."""
 
 
 def build_probe_app(*, checks: Mapping[str, Check]) -> web.Application:
@@ -59,7 +53,7 @@ def build_probe_app(*, checks: Mapping[str, Check]) -> web.Application:
 
 def webhook_ready_check(
     *,
-    certificates: CertificateState,
+    certificates: CertificateSource,
     handshake_ok: HandshakeOk,
     host: str,
     port: Callable[[], int | None],

@@ -20,6 +20,10 @@ port closes), then the servers finish in-flight requests and close.
 The Kubernetes client is created inside the running loop and closed on the way out; every API call
 that does not set its own timeout gets ``kube_request_timeout_seconds`` (kubernetes_asyncio has none).
 
+A ``Settings`` is range-checked when it is built (``ray_operator.settings``), so no bad value reaches
+here; ``certificate_config`` maps it onto the certificate package's own ``CertConfig``, the one place
+the operator's setting names and the ``certs`` names meet.
+
 Decided against: ``asyncio.gather`` (a crash leaves siblings running) and a process supervisor
 thread (one loop is enough; the webhook handlers never block it).
 """
@@ -31,12 +35,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import ssl
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -49,6 +52,9 @@ from webhook.app import build_app
 from webhook.rules import Rules
 from webhook.server import HttpsServer
 
+if TYPE_CHECKING:  # certs is imported when the operator starts, not when this module is
+    from certs import CertConfig, CertificateSource
+
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_USAGE = 2
@@ -57,24 +63,31 @@ USER_AGENT = "ray-operator"
 log = structlog.get_logger("ray_operator.runtime")
 
 
-class CertificateSource(Protocol):
-    """What the runtime needs from ``certs.make_certificate_source``."""
-
-    @property
-    def ssl_context(self) -> ssl.SSLContext: ...
-
-    @property
-    def ready(self) -> bool: ...
-
-    def current_ca_bundle(self) -> bytes | None: ...
-
-    async def ensure_ready(self) -> None: ...
-
-    async def run(self) -> None: ...
-
-
 ApiClientFactory = Callable[[Settings], AbstractAsyncContextManager[Any]]
-CertificateSourceFactory = Callable[..., CertificateSource]
+CertificateSourceFactory = Callable[..., "CertificateSource"]
+"""``certs.make_certificate_source`` or a stand-in: called with ``config=``, ``api_client=`` and ``logger=``."""
+
+
+def certificate_config(settings: Settings) -> CertConfig:
+    """The operator's settings in the certificate package's terms: the one place the two vocabularies meet."""
+    from certs.config import CertConfig
+
+    return CertConfig(
+        source=settings.cert_source,
+        namespace=settings.namespace,
+        service_name=settings.webhook_service_name,
+        secret_name=settings.cert_secret_name,
+        validating_webhook_name=settings.validating_webhook_name,
+        mutating_webhook_name=settings.mutating_webhook_name,
+        cert_dir=settings.cert_dir,
+        key_algorithm=settings.cert_key_algorithm,
+        ca_validity_days=settings.ca_validity_days,
+        serving_cert_validity_days=settings.serving_cert_validity_days,
+        check_interval_seconds=settings.cert_check_interval_seconds,
+        rollover_grace_seconds=settings.cert_rollover_grace_seconds,
+        file_poll_seconds=settings.cert_file_poll_seconds,
+        request_timeout_seconds=settings.cert_request_timeout_seconds,
+    )
 
 
 def mode_error(mode: str) -> str | None:
@@ -130,17 +143,6 @@ async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
         yield api
     finally:
         await api.close()
-
-
-def certificate_settings_error(settings: Settings) -> str | None:
-    """Why the certificate settings cannot work (naming flag and env var), or ``None``: a usage error, not a crash."""
-    from certs.source import check_settings
-
-    try:
-        check_settings(settings)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def _default_certificate_source_factory() -> tuple[CertificateSourceFactory, HandshakeOk]:
@@ -202,10 +204,6 @@ async def run(
     if problem is not None:
         log.error("mode_not_available", mode=settings.mode, message=problem)
         return EXIT_USAGE
-    problem = certificate_settings_error(settings)
-    if problem is not None:
-        log.error("operator_start_failed", error=problem)
-        return EXIT_USAGE
     if certificate_source_factory is None or handshake_ok is None:
         default_factory, default_handshake = _default_certificate_source_factory()
         certificate_source_factory = certificate_source_factory or default_factory
@@ -230,7 +228,7 @@ async def run(
         client_cm = api_client_factory(settings) if settings.cert_source != "files" else contextlib.nullcontext()
         async with client_cm as api_client:
             certificates = certificate_source_factory(
-                settings=settings, api_client=api_client, logger=structlog.get_logger("certs")
+                config=certificate_config(settings), api_client=api_client, logger=structlog.get_logger("certs")
             )
             return await _serve(settings, st, certificates, handshake_ok, rules)
     except KubeconfigError as exc:
@@ -348,8 +346,8 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ray-operator: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    problem = mode_error(settings.mode) or certificate_settings_error(settings)
+    problem = mode_error(settings.mode)
     if problem is not None:
-        print(problem if problem.startswith("ray-operator") else f"ray-operator: {problem}", file=sys.stderr)
+        print(problem, file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(run(settings))

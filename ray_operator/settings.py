@@ -3,22 +3,78 @@
 A frozen dataclass rather than pydantic-settings: the values are few, the mapping to flags and
 ``RAY_OPERATOR_*`` environment variables is explicit below, and tests build a ``Settings`` by
 keyword without touching the environment. Each field's docstring states its default.
+
+One source of truth for the command line: ``ray-operator run --help`` shows each field's docstring
+(read once from this file's source with ``ast``), its env var, its default and its allowed values,
+which come from the field's type: a ``Literal`` lists its choices, and ``Port``/``Seconds``/... carry a
+``Range`` that ``Settings`` enforces on construction. So a value out of range is refused however it
+arrives (flag, env var, or code building a ``Settings``), always with the same one-line message naming
+the flag and the env var, before anything starts.
+
+Every field is read by code, or by the reconciler and HA work landing next (``watch_namespace`` and the
+leader-election fields, marked as such); a flag nobody reads would only be a promise nobody keeps.
+
+Decided against: descriptions repeated in ``add_argument`` calls (they drift from the docstrings), field
+``metadata`` dicts for the ranges (``Annotated`` types read as what they are: ``webhook_port: Port``),
+and argparse ``type=``/``choices=`` (env vars need the same checks, and one path gives one message).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
+import functools
+import inspect
 import os
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+import textwrap
+import types
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from certs.config import KeyAlgorithm
+from certs.config import SourceKind as CertSource
+from ray_operator.logging import LogFormat, LogLevel
 
 Mode = Literal["all", "webhook", "controller"]
-CertSource = Literal["self-signed", "files"]
-KeyAlgorithm = Literal["ecdsa-p256", "rsa-2048"]
-LogFormat = Literal["auto", "json", "console"]
 
 ENV_PREFIX = "RAY_OPERATOR_"
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric setting; ``low_open`` makes the lower bound exclusive (``> 0``)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def requirement(self) -> str:
+        """What the value must be, as the error message and ``--help`` say it."""
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            return f"between {low} and {high}"
+        if self.low is not None:
+            return f"greater than {low}" if self.low_open else f"{low} or more"
+        return f"{high} or less"
+
+
+Port = Annotated[int, Range(0, 65535)]
+"""A TCP port; 0 asks the kernel for a free one (tests, the sandbox)."""
+
+Seconds = Annotated[float, Range(0, low_open=True)]
+"""A duration or interval that must pass: 0 would spin a loop or time out at once."""
+
+SecondsOrZero = Annotated[float, Range(0)]
+"""A wait that may be skipped with 0."""
+
+Count = Annotated[int, Range(0, low_open=True)]
+"""A positive size or lifetime."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,26 +82,29 @@ class Settings:
     mode: Mode = "all"
     """Which parts run: ``all`` (webhooks + leader-elected controllers), ``webhook`` or ``controller``.
 
-    Default ``all``.
+    Default ``all``. Only ``webhook`` runs today: the reconciler is not built yet.
     """
 
     kubeconfig: str | None = None
-    """Path of a kubeconfig; ``None`` (default) means in-cluster config, then ``$KUBECONFIG``/``~/.kube/config``."""
+    """Path of a kubeconfig; unset (default) means in-cluster config, then ``$KUBECONFIG``/``~/.kube/config``."""
 
     namespace: str = "ray-system"
     """Namespace the operator runs in: holds the certificate Secret and the leader Lease. Default ``ray-system``."""
 
     watch_namespace: str | None = None
-    """Only reconcile RayClusters in this namespace; ``None`` (default) watches all namespaces."""
+    """Only reconcile RayClusters in this namespace; unset (default) watches all namespaces.
+
+    Read by the reconciler (not built yet).
+    """
 
     # --- webhook server -------------------------------------------------------------------
     webhook_host: str = "0.0.0.0"
     """Address the HTTPS webhook server binds. Default ``0.0.0.0``."""
 
-    webhook_port: int = 9443
+    webhook_port: Port = 9443
     """Port of the HTTPS webhook server (kubebuilder's convention). Default ``9443``."""
 
-    webhook_max_body_bytes: int = 3 * 1024 * 1024
+    webhook_max_body_bytes: Count = 3 * 1024 * 1024
     """Largest AdmissionReview body accepted; larger requests get 413.
 
     Default 3 MiB (etcd keeps objects up to 1.5 MiB).
@@ -74,7 +133,7 @@ class Settings:
     """``self-signed`` (default): built-in CA bootstrap in a Secret; ``files``: read tls.crt/tls.key (cert-manager)."""
 
     cert_dir: str = "/tmp/k8s-webhook-server/serving-certs"
-    """Directory read in ``files`` mode (kubebuilder's default path)."""
+    """Directory read in ``files`` mode. Default ``/tmp/k8s-webhook-server/serving-certs`` (kubebuilder's)."""
 
     cert_secret_name: str = "ray-operator-webhook-certs"
     """Secret holding ca.crt, ca.key, tls.crt and tls.key in ``self-signed`` mode.
@@ -85,80 +144,89 @@ class Settings:
     cert_key_algorithm: KeyAlgorithm = "ecdsa-p256"
     """Key type of the CA and serving certificate. Default ``ecdsa-p256``; ``rsa-2048`` for old clients."""
 
-    ca_validity_days: int = 3650
+    ca_validity_days: Count = 3650
     """Lifetime of the self-signed CA. Default 3650 days (10 years, like cert-controller)."""
 
-    serving_cert_validity_days: int = 365
+    serving_cert_validity_days: Count = 365
     """Lifetime of the serving certificate. Default 365 days; rotated at about two thirds of it."""
 
-    cert_check_interval_seconds: float = 60.0
+    cert_check_interval_seconds: Seconds = 60.0
     """How often certificates, the Secret and the caBundles are checked. Default 60 s."""
 
+    cert_rollover_grace_seconds: Seconds = 300.0
+    """How long a new CA sits in the caBundle before serving certificates are issued from it, and how
+    long the old CA stays after that. Default 300 s; never less than twice ``cert_check_interval_seconds``.
+    """
+
+    cert_file_poll_seconds: Seconds = 10.0
+    """How often ``files`` mode re-reads tls.crt/tls.key for a change (controller-runtime's poll). Default 10 s."""
+
+    cert_request_timeout_seconds: Seconds = 10.0
+    """Client timeout of each API call the certificate manager makes. Default 10 s."""
+
     # --- probes and metrics ---------------------------------------------------------------
-    probe_port: int = 8081
+    probe_host: str = "0.0.0.0"
+    """Address the ``/healthz``/``/readyz`` server binds. Default ``0.0.0.0``."""
+
+    probe_port: Port = 8081
     """Port of ``/healthz`` and ``/readyz``. Default ``8081``."""
 
-    metrics_port: int = 8080
+    metrics_host: str = "0.0.0.0"
+    """Address the ``/metrics`` server binds. Default ``0.0.0.0``."""
+
+    metrics_port: Port = 8080
     """Port of ``/metrics`` (Prometheus text). Default ``8080``."""
 
-    # --- leader election (controller-runtime's defaults) ---------------------------------
+    # --- leader election (controller-runtime's defaults; read by the reconciler, not built yet) ---
     leader_election: bool = True
-    """Elect one reconciling replica with a Lease. Default on."""
+    """Elect one reconciling replica with a Lease. Default on. Read by the reconciler (not built yet)."""
 
     lease_name: str = "ray-operator-leader"
-    """Name of the leader Lease. Default ``ray-operator-leader``."""
+    """Name of the leader Lease. Default ``ray-operator-leader``. Read by the reconciler (not built yet)."""
 
-    lease_duration_seconds: float = 15.0
-    """Lease duration. Default 15 s."""
+    lease_duration_seconds: Seconds = 15.0
+    """How long a Lease holds without renewal. Default 15 s; more than ``renew_deadline_seconds``.
 
-    renew_deadline_seconds: float = 10.0
-    """How long the leader keeps trying to renew before it gives up. Default 10 s."""
+    Read by the reconciler (not built yet).
+    """
 
-    retry_period_seconds: float = 2.0
-    """Interval between acquire/renew attempts. Default 2 s."""
+    renew_deadline_seconds: Seconds = 10.0
+    """How long the leader keeps trying to renew before it gives up. Default 10 s; more than 1.2 times
+    ``retry_period_seconds``. Read by the reconciler (not built yet).
+    """
+
+    retry_period_seconds: Seconds = 2.0
+    """Interval between acquire/renew attempts. Default 2 s. Read by the reconciler (not built yet)."""
 
     # --- logging --------------------------------------------------------------------------
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     """structlog level. Default ``info``."""
 
     log_format: LogFormat = "auto"
     """``json`` in clusters, ``console`` on a terminal; ``auto`` (default) picks by whether stderr is a TTY."""
 
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Free-form settings for tests; not exposed as flags."""
+    # --- process runtime ------------------------------------------------------------------
+    kube_request_timeout_seconds: Seconds = 30.0
+    """Client timeout of an API call that sets none itself (connect 10 s at most). Default 30 s."""
 
-    # --- certificates (appended by the certs package) -------------------------------------
-    cert_rollover_grace_seconds: float = 300.0
-    """How long a new CA sits in the caBundle before serving certificates are issued from it, and how
-    long the old CA stays after that. Default 300 s; never less than twice ``cert_check_interval_seconds``.
-    """
-
-    cert_file_poll_seconds: float = 10.0
-    """How often ``files`` mode re-reads tls.crt/tls.key for a change (controller-runtime's poll). Default 10 s."""
-
-    cert_request_timeout_seconds: float = 10.0
-    """Client timeout of each API call the certificate manager makes. Default 10 s."""
-
-    # --- process runtime (appended by the runtime) ----------------------------------------
-    probe_host: str = "0.0.0.0"
-    """Address the ``/healthz``/``/readyz`` server binds. Default ``0.0.0.0``."""
-
-    metrics_host: str = "0.0.0.0"
-    """Address the ``/metrics`` server binds. Default ``0.0.0.0``."""
-
-    shutdown_timeout_seconds: float = 5.0
+    shutdown_timeout_seconds: SecondsOrZero = 5.0
     """How long in-flight requests may finish after SIGTERM before connections are closed.
 
     Default 5 s (inside kubebuilder's 10 s ``terminationGracePeriodSeconds``).
     """
 
-    kube_request_timeout_seconds: float = 30.0
-    """Client timeout of an API call that sets none itself (connect 10 s at most). Default 30 s."""
-
-    shutdown_delay_seconds: float = 2.0
+    shutdown_delay_seconds: SecondsOrZero = 2.0
     """After SIGTERM, how long ``/readyz`` fails while the webhook keeps answering, so that the Service
     endpoints drop this pod before its listener closes. Default 2 s (0 to stop at once).
     """
+
+    def __post_init__(self) -> None:
+        problem = settings_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+# --- names --------------------------------------------------------------------------------------
 
 
 def flag_name(name: str) -> str:
@@ -171,64 +239,188 @@ def env_var(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
-def _coerce(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in {"1", "t", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "f", "false", "no", "off"}:
-            return False
-        raise ValueError(f"not a boolean: {raw!r}")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw
+def _names(name: str) -> str:
+    return f"{flag_name(name)} ({env_var(name)})"
 
 
-_KIND = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
+# --- what each field's type says ----------------------------------------------------------------
 
-_FLAG_FIELDS = [f for f in dataclasses.fields(Settings) if f.name != "extra"]
+
+@dataclass(frozen=True)
+class Kind:
+    """A setting's type as the command line sees it: the scalar, its choices and its range."""
+
+    scalar: type
+    choices: tuple[str, ...] = ()
+    range: Range | None = None
+    optional: bool = False
+
+
+@functools.cache
+def kinds() -> dict[str, Kind]:
+    """Every setting's ``Kind``, read from the annotations once."""
+    out: dict[str, Kind] = {}
+    for name, hint in get_type_hints(Settings, include_extras=True).items():
+        optional = False
+        bounds: Range | None = None
+        if get_origin(hint) in (Union, types.UnionType):
+            members = [arg for arg in get_args(hint) if arg is not type(None)]
+            hint, optional = members[0], True
+        if get_origin(hint) is Annotated:
+            hint, *extras = get_args(hint)
+            bounds = next((extra for extra in extras if isinstance(extra, Range)), None)
+        if get_origin(hint) is Literal:
+            out[name] = Kind(str, choices=tuple(str(choice) for choice in get_args(hint)), optional=optional)
+        else:
+            out[name] = Kind(hint, range=bounds, optional=optional)
+    return out
+
+
+def settings_problem(settings: Settings) -> str | None:
+    """The one-line reason ``settings`` cannot run (naming flag and env var), or ``None``."""
+    for name, kind in kinds().items():
+        value = getattr(settings, name)
+        if value is None and kind.optional:
+            continue
+        if kind.choices and value not in kind.choices:
+            allowed = ", ".join(repr(choice) for choice in kind.choices)
+            return f"{_names(name)} must be one of {allowed}, not {value!r}"
+        if kind.range is not None and not kind.range.contains(value):
+            return f"{_names(name)} must be {kind.range.requirement()}, got {value!r}"
+    if settings.leader_election:
+        # client-go's leaderelection.NewLeaderElector refuses the same (JitterFactor 1.2).
+        if settings.lease_duration_seconds <= settings.renew_deadline_seconds:
+            return (
+                f"{_names('lease_duration_seconds')} must be greater than {flag_name('renew_deadline_seconds')}, "
+                f"got {settings.lease_duration_seconds!r} <= {settings.renew_deadline_seconds!r}"
+            )
+        if settings.renew_deadline_seconds <= 1.2 * settings.retry_period_seconds:
+            retry = flag_name("retry_period_seconds")
+            return (
+                f"{_names('renew_deadline_seconds')} must be greater than 1.2 times {retry}, "
+                f"got {settings.renew_deadline_seconds!r} <= 1.2 times {settings.retry_period_seconds!r}"
+            )
+    return None
+
+
+# --- the docstrings, read once ------------------------------------------------------------------
+
+
+@functools.cache
+def field_docs() -> dict[str, str]:
+    """Each field's docstring (the string literal right after it in the class body), as one plain paragraph."""
+    try:
+        source = textwrap.dedent(inspect.getsource(Settings))
+    except (OSError, TypeError):  # no source shipped: --help still works, without descriptions
+        return {}
+    (klass,) = ast.parse(source).body
+    assert isinstance(klass, ast.ClassDef)
+    docs: dict[str, str] = {}
+    for node, after in zip(klass.body, klass.body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            text = " ".join(inspect.cleandoc(after.value.value).split())
+            docs[node.target.id] = text.replace("``", "")
+    return docs
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value)
+    return str(value) if value != "" else '""'
+
+
+def _metavar(name: str, kind: Kind) -> str:
+    if kind.choices:
+        return "{" + ",".join(kind.choices) + "}"
+    if kind.scalar is float:
+        return "SECONDS" if name.endswith("_seconds") else "NUMBER"
+    if kind.scalar is int:
+        return "PORT" if name.endswith("_port") else "INT"
+    return "PATH" if name in ("kubeconfig", "cert_dir") else "TEXT"
+
+
+def help_text(name: str) -> str:
+    """The ``--help`` entry of a setting: its docstring, then env var, default and allowed values."""
+    kind = kinds()[name]
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+    facts = [f"env {env_var(name)}", f"default {_shown(default)}"]
+    if kind.choices:
+        facts.append("one of " + ", ".join(kind.choices))
+    elif kind.range is not None:
+        facts.append(kind.range.requirement())
+    elif kind.scalar is bool:
+        facts.append("true or false")
+    description = field_docs().get(name, "")
+    # argparse %-formats help strings; a literal percent sign must be doubled.
+    return (f"{description} [{'; '.join(facts)}]" if description else f"[{'; '.join(facts)}]").replace("%", "%%")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; the env var is read when the flag is absent."""
-    for f in _FLAG_FIELDS:
-        default = f.default
-        help_text = f"env {env_var(f.name)}; default {default!r}"
-        if isinstance(default, bool):
+    for f in dataclasses.fields(Settings):
+        kind = kinds()[f.name]
+        if kind.scalar is bool:
             parser.add_argument(
-                flag_name(f.name), dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=help_text
+                flag_name(f.name),
+                dest=f.name,
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=help_text(f.name),
             )
         else:
-            parser.add_argument(flag_name(f.name), dest=f.name, default=None, help=help_text)
+            parser.add_argument(
+                flag_name(f.name), dest=f.name, default=None, metavar=_metavar(f.name, kind), help=help_text(f.name)
+            )
+
+
+_KIND_TEXT = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
+_TRUE = frozenset({"1", "t", "true", "yes", "on"})
+_FALSE = frozenset({"0", "f", "false", "no", "off"})
+
+
+def _coerce(raw: str, scalar: type) -> Any:
+    if scalar is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    if scalar is int:
+        return int(raw)
+    if scalar is float:
+        return float(raw)
+    return raw
 
 
 def settings_from(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Flags win over env vars, env vars over the defaults above."""
+    """Flags win over env vars, env vars over the defaults above. Raises ``ValueError`` with a one-line message."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
-    for f in _FLAG_FIELDS:
-        given = getattr(args, f.name, None) if args is not None else None
-        default = f.default if f.default is not None else ""
+    for name, kind in kinds().items():
+        given = getattr(args, name, None) if args is not None else None
         try:
             if given is not None:
-                values[f.name] = given if isinstance(given, bool) else _coerce(str(given), default)
-            elif env_var(f.name) in env:
-                values[f.name] = _coerce(env[env_var(f.name)], default)
+                values[name] = given if isinstance(given, bool) else _coerce(str(given), kind.scalar)
+            elif env_var(name) in env:
+                values[name] = _coerce(env[env_var(name)], kind.scalar)
         except ValueError as exc:
-            raise ValueError(
-                f"{flag_name(f.name)} ({env_var(f.name)}) must be {_KIND.get(type(default), 'valid')}: {exc}"
-            ) from None
-    _check_choices(values)
+            raise ValueError(f"{_names(name)} must be {_KIND_TEXT.get(kind.scalar, 'valid')}: {exc}") from None
     return Settings(**values)
-
-
-def _check_choices(values: dict[str, Any]) -> None:
-    """Refuse a value outside a Literal's choices with the flag, env var and allowed values in the message."""
-    hints = get_type_hints(Settings)
-    for name, value in values.items():
-        hint = hints[name]
-        if get_origin(hint) is Literal and value not in get_args(hint):
-            allowed = ", ".join(repr(choice) for choice in get_args(hint))
-            raise ValueError(f"{flag_name(name)} ({env_var(name)}) must be one of {allowed}, not {value!r}")

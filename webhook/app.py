@@ -152,14 +152,14 @@ async def _serve(
         return _text(400, f"could not read the request body: {type(exc).__name__}: {exc}")
     parsed = parse_review(body)
     if isinstance(parsed, str):
-        logger.info("admission.bad_request", path=request.path, reason=parsed)
+        logger.info("admission_request_malformed", path=request.path, reason=parsed)
         return _text(400, parsed)
     assert parsed.request is not None  # parse_review guarantees it
     uid = parsed.request.uid
     try:
         body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=handler(parsed.request)).to_json()
     except Exception as exc:  # a bug in our handlers: still answer the review, never an HTTP 500
-        logger.exception("admission.handler_failed", admission_uid=uid)
+        logger.exception("admission_handler_failed", admission_uid=uid)
         failure = AdmissionResponse(
             uid=uid,
             allowed=False,

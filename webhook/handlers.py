@@ -132,7 +132,7 @@ def _allow_unhandled(request: AdmissionRequest, log: _RequestLog) -> AdmissionRe
     warning = unhandled_resource_warning(request)
     if warning is None:
         return None
-    log.warning("admission.unhandled_resource", kind=request.kind.kind, resource=request.resource.resource)
+    log.warning("admission_resource_unhandled", kind=request.kind.kind, resource=request.resource.resource)
     return AdmissionResponse(uid=request.uid, allowed=True, warnings=[warning])
 
 
@@ -158,15 +158,15 @@ def validate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = N
         warnings = [str(w) for w in result.warnings]
         denial = invalid_status(name=_object_name(request), errors=errors) if errors else None
     except Exception as exc:
-        log.exception("admission.validate_failed")
+        log.exception("admission_validation_failed")
         return _internal_error(uid, "validating the RayCluster", exc)
     if denial is not None:
         log.info(
-            "admission.denied",
+            "admission_denied",
             causes=[f"{c.field}: {c.message}" for c in denial.details.causes] if denial.details else [],
         )
         return AdmissionResponse(uid=uid, allowed=False, status=denial, warnings=warnings or None)
-    log.debug("admission.allowed", warnings=len(warnings))
+    log.debug("admission_allowed", warnings=len(warnings))
     return AdmissionResponse(uid=uid, allowed=True, warnings=warnings or None)
 
 
@@ -189,10 +189,10 @@ def mutate_request(request: AdmissionRequest, *, rules: Rules, logger: Any = Non
             raise TypeError(f"defaulting returned {type(defaulted).__name__}, not an object")
         ops = diff(request.object, defaulted)
     except Exception as exc:
-        log.warning("admission.defaulting_skipped", error=f"{type(exc).__name__}: {exc}")
+        log.warning("admission_defaulting_skipped", error=f"{type(exc).__name__}: {exc}")
         return AdmissionResponse(uid=uid, allowed=True)
     if not ops:
-        log.debug("admission.no_defaults_needed")
+        log.debug("admission_defaulting_unneeded")
         return AdmissionResponse(uid=uid, allowed=True)
-    log.debug("admission.defaulted", operations=len(ops))
+    log.debug("admission_defaulted", operations=len(ops))
     return AdmissionResponse(uid=uid, allowed=True, patch=encode_patch(ops), patch_type="JSONPatch")

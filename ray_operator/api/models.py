@@ -20,10 +20,14 @@ Decisions:
 * **Strict scalars.** ``strict=True``: ``replicas: "3"`` or ``enableIngress: "yes"`` is a type
   error, as it is for the API server, instead of being silently coerced.
 * **Schema constraints only where KubeRay's CRD has them** (enums, int32 formats, metav1.Condition's
-  limits). Semantic rules (min ≤ max, negative replicas, version gates…) live in ``validation.py``
+  limits). Semantic rules (min ≤ max, negative replicas, version gates…) live in ``api.validation``
   so that they carry KubeRay's messages and are reported together with every other error.
 * No unions of objects and no maps of mixed value types: the JSON schema must convert to a
   structural CRD schema without hand edits.
+
+One file of about 680 lines on purpose, like KubeRay's ``raycluster_types.go``: it is the API's one
+definition and reads top to bottom as the schema (spec, groups, options, status); nearly every model
+is referenced from another, so split by area a reader would chase one field across files.
 """
 
 from __future__ import annotations

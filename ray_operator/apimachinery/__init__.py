@@ -6,5 +6,6 @@ and the Go-style printing of values inside error texts (``govalues``). The RayCl
 builders, the API-server emulator and the webhook all import these instead of keeping private copies,
 so an error text or a matching rule cannot differ between the webhook and the emulator.
 
-This package imports nothing of ours; ``tests/unit/test_layering.py`` holds it to that.
+This package imports nothing of ours; the import contracts in ``pyproject.toml`` (``lint-imports`` in CI) hold it
+to that.
 """

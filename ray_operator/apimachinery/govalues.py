@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["go_float", "go_sharp", "go_v", "go_value"]
+__all__ = ["go_float", "go_sharp", "go_v", "go_value", "json_type"]
 
 
 def go_float(value: float) -> str:
@@ -100,3 +101,27 @@ def go_v(value: Any) -> str:
     if isinstance(value, float):
         return go_float(value)
     return str(value)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name a ``field.TypeInvalid`` error prints (``Invalid value: "string"``) for a decoded value.
+
+    A whole JSON number is ``integer`` (decoded as ``int``), any other ``number``. Values that are not decoded
+    JSON (a tuple or a mapping from Python callers) are named like their JSON counterparts, anything else by
+    its Python type.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return type(value).__name__

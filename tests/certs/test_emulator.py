@@ -23,25 +23,23 @@ from certs.inject import WebhookConfigsApi
 from certs.rotation import TLS_CERT, parse_state
 from certs.secretstore import decode_data
 from certs.selfsigned import SelfSignedSource
-from ray_operator.settings import Settings
+from tests.certs.configs import cert_config
 from tests.certs.fakeapi import RecordingLogger
 from tests.certs.tlshelpers import https_server, peer_certificate
 
-SETTINGS = Settings(
+CONFIG = cert_config(
     namespace="ray-system",
-    webhook_service_name="ray-operator-webhook-service",
-    cert_check_interval_seconds=0.1,
-    cert_rollover_grace_seconds=300,
+    service_name="ray-operator-webhook-service",
+    check_interval_seconds=0.1,
+    rollover_grace_seconds=300,
 )
-NAMES = g.serving_names(service=SETTINGS.webhook_service_name, namespace=SETTINGS.namespace)
+NAMES = g.serving_names(service=CONFIG.service_name, namespace=CONFIG.namespace)
 
 
 def _webhook(name: str) -> dict[str, Any]:
     return {
         "name": name,
-        "clientConfig": {
-            "service": {"name": SETTINGS.webhook_service_name, "namespace": SETTINGS.namespace, "path": "/x"}
-        },
+        "clientConfig": {"service": {"name": CONFIG.service_name, "namespace": CONFIG.namespace, "path": "/x"}},
         "rules": [
             {"apiGroups": ["ray.io"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["rayclusters"]}
         ],
@@ -53,28 +51,28 @@ def _webhook(name: str) -> dict[str, Any]:
 
 async def _prepare_cluster(api: Any) -> None:
     core: Any = client.CoreV1Api(api)  # dict bodies: the client's stubs only admit models
-    await core.create_namespace({"metadata": {"name": SETTINGS.namespace}})
+    await core.create_namespace({"metadata": {"name": CONFIG.namespace}})
     admission: Any = client.AdmissionregistrationV1Api(api)
     await admission.create_validating_webhook_configuration(
         {
-            "metadata": {"name": SETTINGS.validating_webhook_name},
+            "metadata": {"name": CONFIG.validating_webhook_name},
             "webhooks": [_webhook("vraycluster.kb.io"), _webhook("vraycluster-2.kb.io")],
         }
     )
     await admission.create_mutating_webhook_configuration(
-        {"metadata": {"name": SETTINGS.mutating_webhook_name}, "webhooks": [_webhook("mraycluster.kb.io")]}
+        {"metadata": {"name": CONFIG.mutating_webhook_name}, "webhooks": [_webhook("mraycluster.kb.io")]}
     )
 
 
 async def _injected_bundles(api: Any) -> list[str | None]:
     admission: Any = client.AdmissionregistrationV1Api(api)
-    validating = await admission.read_validating_webhook_configuration(SETTINGS.validating_webhook_name)
-    mutating = await admission.read_mutating_webhook_configuration(SETTINGS.mutating_webhook_name)
+    validating = await admission.read_validating_webhook_configuration(CONFIG.validating_webhook_name)
+    mutating = await admission.read_mutating_webhook_configuration(CONFIG.mutating_webhook_name)
     return [w.client_config.ca_bundle for w in [*validating.webhooks, *mutating.webhooks]]
 
 
 async def _secret_data(api: Any) -> dict[str, bytes]:
-    secret = await client.CoreV1Api(api).read_namespaced_secret(SETTINGS.cert_secret_name, SETTINGS.namespace)
+    secret = await client.CoreV1Api(api).read_namespaced_secret(CONFIG.secret_name, CONFIG.namespace)
     assert secret.type == "kubernetes.io/tls"
     return decode_data(secret.data)
 
@@ -94,11 +92,11 @@ async def test_two_replicas_started_together_end_with_one_ca_trusted_by_both_con
     await _prepare_cluster(api_client)
     logs = RecordingLogger()
     async with _replica_client(kubeconfig_path) as other_client:
-        a = make_certificate_source(settings=SETTINGS, api_client=api_client, logger=logs)
-        b = make_certificate_source(settings=SETTINGS, api_client=other_client, logger=logs)
+        a = make_certificate_source(config=CONFIG, api_client=api_client, logger=logs)
+        b = make_certificate_source(config=CONFIG, api_client=other_client, logger=logs)
         await asyncio.wait_for(asyncio.gather(a.ensure_ready(), b.ensure_ready()), 30)
-    secrets = await client.CoreV1Api(api_client).list_namespaced_secret(SETTINGS.namespace)
-    assert [s.metadata.name for s in secrets.items] == [SETTINGS.cert_secret_name]
+    secrets = await client.CoreV1Api(api_client).list_namespaced_secret(CONFIG.namespace)
+    assert [s.metadata.name for s in secrets.items] == [CONFIG.secret_name]
     data = await _secret_data(api_client)
     assert len(g.parse_certs(data["ca.crt"])) == 1
     assert a.current_ca_bundle() == b.current_ca_bundle() == data["ca.crt"]
@@ -116,19 +114,19 @@ async def test_two_replicas_started_together_end_with_one_ca_trusted_by_both_con
 
 async def test_reset_ca_bundle_is_restored_on_the_next_check(api_client: Any) -> None:
     await _prepare_cluster(api_client)
-    source = make_certificate_source(settings=SETTINGS, api_client=api_client, logger=RecordingLogger())
+    source = make_certificate_source(config=CONFIG, api_client=api_client, logger=RecordingLogger())
     await asyncio.wait_for(source.ensure_ready(), 30)
     wanted = await _injected_bundles(api_client)
     assert wanted[0]
     admission: Any = client.AdmissionregistrationV1Api(api_client)  # the stubs lack _content_type
     # What a re-applied manifest does: the caBundle is gone again.
     await admission.patch_validating_webhook_configuration(
-        SETTINGS.validating_webhook_name,
+        CONFIG.validating_webhook_name,
         [{"op": "remove", "path": "/webhooks/1/clientConfig/caBundle"}],
         _content_type="application/json-patch+json",
     )
     await admission.patch_mutating_webhook_configuration(
-        SETTINGS.mutating_webhook_name,
+        CONFIG.mutating_webhook_name,
         [{"op": "replace", "path": "/webhooks/0/clientConfig/caBundle", "value": "Zm9v"}],
         _content_type="application/json-patch+json",
     )
@@ -166,7 +164,7 @@ class _BeforeReplace:
 async def test_stale_resource_version_gets_409_and_the_winner_is_adopted(api_client: Any) -> None:
     await _prepare_cluster(api_client)
     core = client.CoreV1Api(api_client)
-    first = make_certificate_source(settings=SETTINGS, api_client=api_client, logger=RecordingLogger())
+    first = make_certificate_source(config=CONFIG, api_client=api_client, logger=RecordingLogger())
     await asyncio.wait_for(first.ensure_ready(), 30)
     data = await _secret_data(api_client)
     state = parse_state(data)
@@ -176,29 +174,29 @@ async def test_stale_resource_version_gets_409_and_the_winner_is_adopted(api_cli
     )
 
     async def another_replica_writes() -> None:
-        current = await core.read_namespaced_secret(SETTINGS.cert_secret_name, SETTINGS.namespace)
+        current = await core.read_namespaced_secret(CONFIG.secret_name, CONFIG.namespace)
         current.data = {
             **current.data,
             "tls.crt": base64.b64encode(winner_leaf.cert_pem).decode(),
             "tls.key": base64.b64encode(winner_leaf.key_pem).decode(),
         }
-        await core.replace_namespaced_secret(SETTINGS.cert_secret_name, SETTINGS.namespace, current)
+        await core.replace_namespaced_secret(CONFIG.secret_name, CONFIG.namespace, current)
 
     # Someone broke tls.crt, so the next check re-issues it; another replica writes first.
-    broken = await core.read_namespaced_secret(SETTINGS.cert_secret_name, SETTINGS.namespace)
+    broken = await core.read_namespaced_secret(CONFIG.secret_name, CONFIG.namespace)
     broken.data = {**broken.data, "tls.crt": base64.b64encode(b"garbage").decode()}
-    await core.replace_namespaced_secret(SETTINGS.cert_secret_name, SETTINGS.namespace, broken)
+    await core.replace_namespaced_secret(CONFIG.secret_name, CONFIG.namespace, broken)
     logs = RecordingLogger()
     late = SelfSignedSource(
-        settings=SETTINGS,
+        config=CONFIG,
         secrets=_BeforeReplace(core, another_replica_writes),
         webhooks=cast(WebhookConfigsApi, client.AdmissionregistrationV1Api(api_client)),
         logger=logs,
         clock=lambda: datetime.now(UTC),
     )
     await late.sync_once()
-    assert "certificate Secret changed by another replica; adopting it" in logs.events("info")
-    assert "certificate Secret written" not in logs.events("info")
+    assert "certificate_secret_adopted" in logs.events("info")
+    assert "certificate_secret_written" not in logs.events("info")
     assert (await _secret_data(api_client))[TLS_CERT] == winner_leaf.cert_pem  # not overwritten
     async with https_server(late.ssl_context) as port:
         served = await peer_certificate(port, cafile_pem=late.current_ca_bundle(), server_hostname=NAMES[3])
@@ -215,8 +213,8 @@ async def test_rotation_written_by_one_replica_reaches_the_other_without_restart
         return later
 
     async with _replica_client(kubeconfig_path) as other_client:
-        a = make_certificate_source(settings=SETTINGS, api_client=api_client, logger=RecordingLogger(), clock=clock)
-        b = make_certificate_source(settings=SETTINGS, api_client=other_client, logger=RecordingLogger(), clock=clock)
+        a = make_certificate_source(config=CONFIG, api_client=api_client, logger=RecordingLogger(), clock=clock)
+        b = make_certificate_source(config=CONFIG, api_client=other_client, logger=RecordingLogger(), clock=clock)
         assert isinstance(a, SelfSignedSource) and isinstance(b, SelfSignedSource)
         await asyncio.wait_for(asyncio.gather(a.ensure_ready(), b.ensure_ready()), 30)
         before = g.parse_certs((await _secret_data(api_client))[TLS_CERT])[0]

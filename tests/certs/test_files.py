@@ -11,7 +11,7 @@ import pytest
 
 from certs import generate as g
 from certs.files import FileSource
-from ray_operator.settings import Settings
+from tests.certs.configs import cert_config
 from tests.certs.fakeapi import RecordingLogger
 from tests.certs.tlshelpers import https_server, peer_certificate
 
@@ -40,8 +40,8 @@ def kubelet_publish(directory: Path, files: dict[str, bytes], generation: int) -
 
 
 def _source(directory: Path, log: RecordingLogger | None = None) -> FileSource:
-    settings = Settings(cert_source="files", cert_dir=str(directory), cert_file_poll_seconds=0.05)
-    return FileSource(settings=settings, logger=log or RecordingLogger())
+    config = cert_config(source="files", cert_dir=str(directory), file_poll_seconds=0.05)
+    return FileSource(config=config, logger=log or RecordingLogger())
 
 
 async def test_kubelet_symlink_swap_is_picked_up_by_the_running_server(tmp_path: Path) -> None:
@@ -81,7 +81,10 @@ async def test_ensure_ready_waits_for_files_to_appear(tmp_path: Path) -> None:
     await asyncio.wait_for(waiter, 5)
     assert source.ready
     assert source.current_ca_bundle() is None  # no ca.crt given
-    assert sum("cannot read the certificate files" in e for e in log.events("warning")) == 1  # logged once
+    unreadable = [
+        f for level, _, f in log.records if level == "warning" and "cannot read the certificate files" in f["error"]
+    ]
+    assert len(unreadable) == 1  # logged once
 
 
 async def test_half_written_pair_is_refused_and_old_certificate_kept(tmp_path: Path) -> None:
@@ -93,7 +96,7 @@ async def test_half_written_pair_is_refused_and_old_certificate_kept(tmp_path: P
     assert await source.reload_once()
     (tmp_path / "tls.crt").write_bytes(second.cert_pem)  # writer caught between the two files
     assert not await source.reload_once()
-    assert any("does not match" in e for e in log.events("warning"))
+    assert any("does not match" in f["error"] for level, _, f in log.records if level == "warning")
     async with https_server(source.ssl_context) as port:
         served = await peer_certificate(port, cafile_pem=CA.cert_pem, server_hostname=NAMES[0])
         assert served.serial_number == first.cert.serial_number

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs import generate as g
+from certs.config import KeyAlgorithm
 from certs.tlsctx import load_into, new_server_context
-from ray_operator.settings import KeyAlgorithm
 from tests.certs.tlshelpers import https_server, peer_certificate
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,20 +15,20 @@ from certs import generate as g
 from certs.files import FileSource
 from certs.rotation import TLS_CERT, parse_state
 from certs.secretstore import SECRET_TYPE, decode_data
-from certs.selfsigned import SelfSignedSource
+from certs.selfsigned import SelfSignedSource, policy_from
 from certs.source import CertificateSource, make_certificate_source
-from ray_operator.settings import Settings
+from tests.certs.configs import cert_config
 from tests.certs.fakeapi import FakeApi, RecordingLogger
 from tests.certs.tlshelpers import https_server, peer_certificate
 
-SETTINGS = Settings(
+CONFIG = cert_config(
     namespace="ray-system",
-    webhook_service_name="webhook-svc",
-    cert_secret_name="certs",
+    service_name="webhook-svc",
+    secret_name="certs",
     validating_webhook_name="vwc",
     mutating_webhook_name="mwc",
-    cert_check_interval_seconds=0.05,
-    cert_rollover_grace_seconds=300,
+    check_interval_seconds=0.05,
+    rollover_grace_seconds=300,
 )
 NAMES = g.serving_names(service="webhook-svc", namespace="ray-system")
 
@@ -45,7 +45,7 @@ def _source(
     api: FakeApi, *, clock: Callable[[], datetime] | None = None, log: RecordingLogger | None = None
 ) -> SelfSignedSource:
     return SelfSignedSource(
-        settings=SETTINGS,
+        config=CONFIG,
         secrets=api,
         webhooks=api,
         logger=log or RecordingLogger(),
@@ -72,7 +72,7 @@ async def test_replicas_starting_together_converge_on_one_ca_and_serve_verifiabl
     assert a.ready and b.ready
     assert [m for m, _ in api.calls].count("create_namespaced_secret") == 2  # both tried ...
     assert len(api.secrets) == 1  # ... one won
-    assert "certificate Secret changed by another replica; adopting it" in logs.events("info")
+    assert "certificate_secret_adopted" in logs.events("info")
     secret = api.secrets[("ray-system", "certs")]
     assert secret.type == SECRET_TYPE
     data = _secret_data(api)
@@ -88,7 +88,7 @@ async def test_replicas_starting_together_converge_on_one_ca_and_serve_verifiabl
             bundle = base64.b64decode(api.bundles("validating", "vwc")[0] or "")
             served = await peer_certificate(port, cafile_pem=bundle, server_hostname=NAMES[2])
             assert served.serial_number == leaf.serial_number
-    assert all(kw.get("_request_timeout") == SETTINGS.cert_request_timeout_seconds for _, kw in api.calls)
+    assert all(kw.get("_request_timeout") == CONFIG.request_timeout_seconds for _, kw in api.calls)
 
 
 async def test_reset_ca_bundle_is_restored_by_the_running_loop() -> None:
@@ -119,12 +119,14 @@ async def test_missing_configurations_are_not_fatal_and_get_injected_once_create
     await source.ensure_ready()
     assert source.ready
     await source.sync_once()
-    warnings = [e for e in logs.events("warning") if "webhook configuration not found" in e]
+    warnings = [e for e in logs.events("warning") if e == "webhook_configuration_missing"]
     assert len(warnings) == 2  # once per configuration, not on every check
     api.add_config("validating", "vwc", ["v"])
     await source.sync_once()
     assert api.bundles("validating", "vwc") == [base64.b64encode(source.current_ca_bundle() or b"").decode()]
-    assert "validating webhook configuration found" in logs.events("info")
+    assert [fields["kind"] for _, event, fields in logs.records if event == "webhook_configuration_found"] == [
+        "validating"
+    ]
 
 
 async def test_stale_resource_version_conflict_adopts_the_winner() -> None:
@@ -156,7 +158,7 @@ async def test_stale_resource_version_conflict_adopts_the_winner() -> None:
     a._log = logs  # observe this check only
     await a.sync_once()
     assert _secret_data(api)[TLS_CERT] == winner_leaf.cert_pem  # not overwritten
-    assert "certificate Secret changed by another replica; adopting it" in logs.events("info")
+    assert "certificate_secret_adopted" in logs.events("info")
     async with https_server(a.ssl_context) as port:
         served = await peer_certificate(port, cafile_pem=a.current_ca_bundle(), server_hostname=NAMES[3])
     assert served.serial_number == winner_leaf.cert.serial_number
@@ -171,7 +173,7 @@ async def test_deleted_secret_is_recreated_and_api_errors_are_retried() -> None:
     api.fail_next["read_namespaced_secret"] = ApiException(status=500, reason="Internal Server Error")
     await source.ensure_ready()
     assert source.ready
-    assert any("retrying" in e for e in logs.events("warning"))
+    assert "certificate_setup_failed" in logs.events("warning")
     old_bundle = source.current_ca_bundle()
     api.secrets.clear()
     await source.sync_once()
@@ -182,21 +184,21 @@ async def test_deleted_secret_is_recreated_and_api_errors_are_retried() -> None:
 
 async def test_ca_rollover_keeps_old_and_new_leaves_verifiable_against_the_bundle() -> None:
     """Real TLS with a fake clock: certificates are made so that they are valid at the real time of the test."""
-    settings = Settings(
+    config = cert_config(
         namespace="ray-system",
-        webhook_service_name="webhook-svc",
-        cert_secret_name="certs",
+        service_name="webhook-svc",
+        secret_name="certs",
         validating_webhook_name="vwc",
         mutating_webhook_name="mwc",
         ca_validity_days=3,
         serving_cert_validity_days=1,
-        cert_check_interval_seconds=1,
-        cert_rollover_grace_seconds=60,
+        check_interval_seconds=1,
+        rollover_grace_seconds=60,
     )
     real_now = datetime.now(UTC)
     clock = Clock(real_now - timedelta(hours=49))
     api = _api_with_configs()
-    source = SelfSignedSource(settings=settings, secrets=api, webhooks=api, logger=RecordingLogger(), clock=clock)
+    source = SelfSignedSource(config=config, secrets=api, webhooks=api, logger=RecordingLogger(), clock=clock)
     await source.ensure_ready()
     ca1 = g.parse_certs(source.current_ca_bundle() or b"")[0]
 
@@ -243,11 +245,11 @@ async def test_ca_rollover_keeps_old_and_new_leaves_verifiable_against_the_bundl
 
 def test_factory_picks_the_source() -> None:
     log = RecordingLogger()
-    files = make_certificate_source(settings=Settings(cert_source="files"), api_client=None, logger=log)
+    files = make_certificate_source(config=cert_config(source="files"), api_client=None, logger=log)
     assert isinstance(files, FileSource)
     assert isinstance(files, CertificateSource)
-    with pytest.raises(ValueError, match="cert_source 'self-signed' needs a Kubernetes API client"):
-        make_certificate_source(settings=Settings(), api_client=None, logger=log)
+    with pytest.raises(ValueError, match="source 'self-signed' needs a Kubernetes API client"):
+        make_certificate_source(config=cert_config(), api_client=None, logger=log)
 
 
 async def test_permission_errors_say_which_rbac_rules_are_missing() -> None:
@@ -266,28 +268,17 @@ async def test_permission_errors_say_which_rbac_rules_are_missing() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("cert_check_interval_seconds", 0.0), ("serving_cert_validity_days", 0), ("cert_file_poll_seconds", -1.0)],
-)
-def test_unusable_settings_are_refused_naming_flag_and_env_var(field: str, value: float) -> None:
-    settings = Settings(**{field: value})  # type: ignore[arg-type]
-    flag = "--" + field.replace("_", "-")
-    with pytest.raises(ValueError, match=f"{field} \\({flag}, RAY_OPERATOR_{field.upper()}\\) must be greater than 0"):
-        make_certificate_source(settings=settings, api_client=None, logger=RecordingLogger())
-
-
 async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing_from_a_new_ca() -> None:
-    settings = Settings(
+    config = cert_config(
         namespace="ray-system",
-        webhook_service_name="webhook-svc",
-        cert_secret_name="certs",
+        service_name="webhook-svc",
+        secret_name="certs",
         validating_webhook_name="vwc",
         mutating_webhook_name="mwc",
         ca_validity_days=3,
         serving_cert_validity_days=1,
-        cert_check_interval_seconds=1,
-        cert_rollover_grace_seconds=60,
+        check_interval_seconds=1,
+        rollover_grace_seconds=60,
     )
     real_now = datetime.now(UTC)
     clock = Clock(real_now - timedelta(hours=49))
@@ -295,7 +286,7 @@ async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing
 
     def replica(inject: bool, replica_clock: Callable[[], datetime] = clock) -> SelfSignedSource:
         return SelfSignedSource(
-            settings=settings, secrets=api, webhooks=api, inject=inject, logger=RecordingLogger(), clock=replica_clock
+            config=config, secrets=api, webhooks=api, inject=inject, logger=RecordingLogger(), clock=replica_clock
         )
 
     reader = replica(False)
@@ -330,3 +321,19 @@ async def test_a_replica_that_may_not_inject_waits_for_the_bundle_before_issuing
     await reader.sync_once()  # sees the bundle in place, so issues from the new CA
     assert reader.ca_bundle_injected
     assert leaf_issuer() == cas[1].subject.rfc4514_string()
+
+
+@pytest.mark.parametrize(
+    ("grace", "interval", "floored"),
+    [(1.0, 60.0, 120.0), (119.0, 60.0, 120.0), (120.0, 60.0, 120.0), (300.0, 60.0, 300.0), (0.3, 0.05, 0.3)],
+)
+def test_the_rollover_grace_is_never_less_than_two_check_intervals(
+    grace: float, interval: float, floored: float
+) -> None:
+    """The rollover is only safe if every replica re-reads the Secret (once per interval) within the grace."""
+    config = cert_config(rollover_grace_seconds=grace, check_interval_seconds=interval)
+    assert policy_from(config).grace == timedelta(seconds=floored)
+    source = SelfSignedSource(
+        config=config, secrets=FakeApi(), webhooks=None, logger=RecordingLogger(), clock=lambda: datetime.now(UTC)
+    )
+    assert source.policy.grace == timedelta(seconds=floored)

@@ -6,12 +6,13 @@ their error texts and matching decisions come from.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from ray_operator.apimachinery.govalues import go_float, go_v, go_value
+from ray_operator.apimachinery.govalues import go_float, go_v, go_value, json_type
 from ray_operator.apimachinery.names import (
     dns1035_label_errors,
     dns1123_label_errors,
@@ -200,3 +201,17 @@ def test_go_value_shapes() -> None:
     assert go_value({"b": 1, "a": [1]}) == 'map[string]interface {}{"a":[]interface {}{1}, "b":1}'
     assert go_value(["CREATE", "x"], slice_type="string") == '[]string{"CREATE", "x"}'
     assert go_v({"a": [1, "x"], "b": None}) == "map[a:[1 x] b:<nil>]"
+
+
+def test_json_type_names_what_a_type_error_prints() -> None:
+    decoded = json.loads('[null, true, 1, 1.0, 1e6, "x", {}, []]')
+    assert [json_type(v) for v in decoded] == [
+        "null",
+        "boolean",
+        "integer",
+        "number",
+        "number",
+        "string",
+        "object",
+        "array",
+    ]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
-from ray_operator.api import crd
+from ray_operator.api import crd, structural
 from ray_operator.api.models import K8S_DEFINITION_KEY
 from ray_operator.api.podtemplate_schema import load_vendored_podtemplatespec, load_vendored_types
 
@@ -268,7 +268,7 @@ def test_no_optional_unions_and_no_titles(schema: dict[str, Any]) -> None:
 
 
 def test_generated_schema_is_structural(schema: dict[str, Any]) -> None:
-    assert crd.structural_problems(schema) == []
+    assert structural.structural_problems(schema) == []
 
 
 @pytest.mark.parametrize(
@@ -306,7 +306,7 @@ def test_generated_schema_is_structural(schema: dict[str, Any]) -> None:
     ],
 )
 def test_structural_checker_catches(node: dict[str, Any], fragment: str) -> None:
-    problems = crd.structural_problems({"type": "object", **node})
+    problems = structural.structural_problems({"type": "object", **node})
     assert any(fragment in problem for problem in problems), problems
 
 
@@ -357,7 +357,7 @@ def test_converter_on_a_toy_model() -> None:
     assert leaf["properties"]["children"]["items"] == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}}
     assert props["env"]["items"] == load_vendored_types()["io.k8s.api.core.v1.EnvVar"]
-    assert crd.structural_problems(schema) == []
+    assert structural.structural_problems(schema) == []
 
 
 def test_pydantic_raw_bounds_become_openapi_bounds(schema: dict[str, Any]) -> None:

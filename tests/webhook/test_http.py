@@ -189,7 +189,7 @@ class _LogSinkFailingOnDenials:
         return None
 
     def info(self, event: str, **_: Any) -> None:
-        if event == "admission.denied":
+        if event == "admission_denied":
             raise RuntimeError("log sink gone")
 
     def exception(self, event: str, **_: Any) -> None:
@@ -206,7 +206,7 @@ async def test_a_failure_outside_the_rules_is_still_answered_as_a_review(webhook
     assert response["uid"] == body["request"]["uid"] and response["allowed"] is False
     assert response["status"]["code"] == 500 and response["status"]["reason"] == "InternalError"
     assert "RuntimeError" in response["status"]["message"] and "operator log" in response["status"]["message"]
-    assert log.exceptions == ["admission.handler_failed"]
+    assert log.exceptions == ["admission_handler_failed"]
 
 
 async def test_a_client_leaving_mid_body_does_not_leak_an_in_flight_request(

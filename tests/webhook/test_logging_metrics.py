@@ -36,7 +36,7 @@ def test_a_denial_is_logged_as_json_with_the_admission_uid(restore_structlog: An
     request = AdmissionRequest.model_validate(review(obj)["request"])
     validate_request(request, rules=raycluster_rules(), logger=structlog.get_logger("webhook"))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    denial = next(line for line in lines if line["event"] == "admission.denied")
+    denial = next(line for line in lines if line["event"] == "admission_denied")
     assert denial["admission_uid"] == request.uid and denial["raycluster"] == "demo"
     assert denial["level"] == "info" and "timestamp" in denial
     assert any("spec.workerGroupSpecs" in cause for cause in denial["causes"])
@@ -57,6 +57,26 @@ def test_format_and_level_choices() -> None:
         resolve_format("xml", io.StringIO())
     with pytest.raises(ValueError, match="--log-level"):
         level_number("loud")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_never_carry_local_variables(fmt: str, restore_structlog: Any) -> None:
+    """structlog's defaults print each frame's locals (JSON dict_tracebacks, rich on a console): Secret data,
+    private keys and review bodies would end up in the log."""
+    out = io.StringIO()
+    configure_logging(level="info", fmt=fmt, stream=out)
+
+    def load_key() -> None:
+        private_key_pem = "-----BEGIN PRIVATE KEY----- sekrit-4711"
+        raise RuntimeError(f"cannot parse a key of {len(private_key_pem)} bytes")
+
+    try:
+        load_key()
+    except RuntimeError:
+        structlog.get_logger("x").exception("root_task_crashed")
+    text = out.getvalue()
+    assert "cannot parse a key" in text and "load_key" in text  # the traceback is there ...
+    assert "sekrit-4711" not in text  # ... without the frame's variables
 
 
 def test_webhook_metrics_use_controller_runtime_names() -> None:

@@ -343,21 +343,14 @@ def test_unusable_certificate_settings_are_a_one_line_usage_error(flag: str, env
     assert flag in done.stderr and env in done.stderr and "must be greater than 0" in done.stderr
 
 
-async def test_run_refuses_unusable_certificate_settings_before_starting_anything(pki: Pki, tmp_path: Path) -> None:
-    state = RuntimeState(registry=new_registry(process_metrics=False))
-    with structlog.testing.capture_logs() as logs:
-        code = await run(
-            settings(cert_rollover_grace_seconds=-1.0),
-            api_client_factory=no_client,
-            certificate_source_factory=lambda **_: FakeCertificates(pki, tmp_path),
-            handshake_ok=handshake_ok,
-            rules=FAKE_RULES,
-            state=state,
-            handle_signals=False,
-        )
-    assert code == EXIT_USAGE and state.probe_port is None and state.webhook_port is None
-    failed = [e for e in logs if e["event"] == "operator_start_failed"]
-    assert failed and "--cert-rollover-grace-seconds" in failed[0]["error"] and "exc_info" not in failed[0]
+def test_unusable_certificate_settings_cannot_even_be_built() -> None:
+    """A ``Settings`` is range-checked when it is built, so ``run`` never receives one it cannot start with."""
+    with pytest.raises(
+        ValueError,
+        match=r"^--cert-rollover-grace-seconds \(RAY_OPERATOR_CERT_ROLLOVER_GRACE_SECONDS\) must be greater than 0, "
+        r"got -1\.0$",
+    ):
+        settings(cert_rollover_grace_seconds=-1.0)
 
 
 async def test_on_shutdown_readyz_fails_first_while_the_webhook_still_answers(pki: Pki, tmp_path: Path) -> None:
