@@ -16,7 +16,6 @@ type-specific rules are small functions in ``builtins.py``/``crds.py``).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import random
@@ -35,7 +34,6 @@ from ray_operator.sandbox import (
     crds,
     decoding,
     errors,
-    managedfields,
     objectmeta,
     patching,
     schema,
@@ -43,8 +41,9 @@ from ray_operator.sandbox import (
 )
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
-from ray_operator.sandbox.store import GroupResource, Store, clone, object_key
+from ray_operator.sandbox.storage import managedfields
+from ray_operator.sandbox.storage.listing import Lister
+from ray_operator.sandbox.storage.store import GroupResource, Store, clone, object_key
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,6 @@ def format_time(moment: datetime) -> str:
 MAX_ATTEMPTS = 5
 """Times a patch or unconditional update is recomputed when another write lands during its admission."""
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-MAX_LIST_SNAPSHOTS = 64
-"""Paginated lists whose remaining pages are kept for their continue tokens."""
 
 
 class _StaleRead(Exception):
@@ -139,8 +136,7 @@ class Engine:
         self.on_change = on_change or (lambda: None)
         self.graceful_pods = False
         """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
-        self._snapshots: dict[str, list[dict[str, Any]]] = {}
-        """Paginated list id → the matched objects of its first page's revision (see ``list_objects``)."""
+        self.lister = Lister(store)
 
     # ------------------------------------------------------------------------------------ helpers
 
@@ -229,72 +225,17 @@ class Engine:
         resource_version_match: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Matching stored objects (as views) and the list metadata (resourceVersion, continue...)."""
-        labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector, group=rt.group, resource=rt.resource, namespaced=rt.namespaced)
-        if resource_version_match and resource_version_match not in ("NotOlderThan", "Exact"):
-            raise errors.bad_request(
-                f'resourceVersionMatch: Unsupported value: "{resource_version_match}": supported values: '
-                '"Exact", "NotOlderThan"'
-            )
-        if resource_version_match and not resource_version:
-            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-        if resource_version and not resource_version.isdigit():
-            raise errors.bad_request(f'resourceVersion: Invalid value: "{resource_version}": invalid value')
-        if resource_version_match == "Exact" and resource_version and int(resource_version) != self.store.rv:
-            raise errors.gone(f"too old resource version: {resource_version} ({self.store.rv})")
-        start_after: tuple[str, str] | None = None
-        list_rv = self.store.rv
-        snapshot: list[dict[str, Any]] | None = None
-        snapshot_id, offset = "", 0
-        if continue_token:
-            try:
-                decoded = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
-                token_rv, start_after = int(decoded["rv"]), (decoded["ns"], decoded["name"])
-                snapshot_id, offset = str(decoded.get("snap", "")), int(decoded.get("offset", 0))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise errors.bad_request(f"continue key is not valid: {exc}") from exc
-            if token_rv < self.store.compacted_rv:
-                raise errors.gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a "
-                    "new list without the continue parameter, or use the continue token in this response to retrieve "
-                    "the remainder of the results. Continuing with the provided token results in an inconsistent list "
-                    "- objects that were created, modified, or deleted between the time the first chunk was returned "
-                    "and now may show up in the list."
-                )
-            list_rv = token_rv
-            snapshot = self._snapshots.get(snapshot_id)
-        if snapshot is not None:
-            matched = snapshot[offset:]  # the same revision the first page was served from
-        else:
-            snapshot_id, offset = "", 0
-            matched = []
-            for obj in self.store.items(self.gr(rt), namespace if rt.namespaced else None):
-                meta = obj.get("metadata") or {}
-                key = (meta.get("namespace") or "", meta.get("name") or "")
-                if start_after is not None and key <= start_after:
-                    continue
-                if labels.matches(meta.get("labels")) and fields.matches(obj):
-                    matched.append(obj)
-        list_meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-        if limit and len(matched) > limit:
-            if not snapshot_id:
-                # Stored dicts are never mutated (each commit stores a new one), so keeping references is
-                # a consistent snapshot; a bounded number are kept, older tokens fall back to the live state.
-                snapshot_id = uuid.uuid4().hex[:16]
-                self._snapshots[snapshot_id] = matched
-                while len(self._snapshots) > MAX_LIST_SNAPSHOTS:
-                    self._snapshots.pop(next(iter(self._snapshots)))
-            last = matched[limit - 1]["metadata"]
-            token = {
-                "rv": list_rv,
-                "ns": last.get("namespace") or "",
-                "name": last.get("name"),
-                "snap": snapshot_id,
-                "offset": offset + limit,
-            }
-            list_meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-            list_meta["remainingItemCount"] = len(matched) - limit
-            matched = matched[:limit]
+        matched, list_meta = self.lister.list(
+            rt,
+            self.gr(rt),
+            namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+            resource_version_match=resource_version_match,
+        )
         items = [self.view(rt, o) for o in matched]
         if not rt.is_custom:
             for item in items:

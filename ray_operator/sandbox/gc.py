@@ -20,7 +20,7 @@ from typing import Any
 
 from ray_operator.sandbox.engine import CRD_CLEANUP_FINALIZER, CRD_GR, NAMESPACE_GR, Engine
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.store import GroupResource
+from ray_operator.sandbox.storage.store import GroupResource
 
 log = logging.getLogger(__name__)
 

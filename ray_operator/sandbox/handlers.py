@@ -26,7 +26,7 @@ from ray_operator.sandbox import builtins, errors, openapi, protobuf, registry, 
 from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
+from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 from ray_operator.sandbox.watch import stream_expired, stream_watch
 
 log = logging.getLogger(__name__)

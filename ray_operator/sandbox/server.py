@@ -36,7 +36,7 @@ from ray_operator.sandbox.gc import GarbageCollector
 from ray_operator.sandbox.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.kubelet import FakeKubelet
 from ray_operator.sandbox.registry import Registry
-from ray_operator.sandbox.store import Store
+from ray_operator.sandbox.storage.store import Store
 
 log = logging.getLogger(__name__)
 

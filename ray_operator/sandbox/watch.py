@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from ray_operator.sandbox import errors
-from ray_operator.sandbox.store import Store, Watcher
+from ray_operator.sandbox.storage.store import Store, Watcher
 
 log = logging.getLogger(__name__)
 

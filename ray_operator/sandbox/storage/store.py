@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ray_operator.apimachinery.selectors import LabelSelector
-from ray_operator.sandbox.selectors import FieldSelector
+from ray_operator.sandbox.storage.selectors import FieldSelector
 
 T = TypeVar("T")
 GroupResource = tuple[str, str]
