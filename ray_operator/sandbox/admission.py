@@ -13,7 +13,7 @@ Decisions (each where the emulator is simpler than kube-apiserver):
 * ``matchPolicy: Equivalent`` (the default) needs the server's list of served versions
   (``served_versions``); conversion between them is an apiVersion rewrite (the CRD ``None`` strategy).
   Without that callable every webhook matches exactly. ``matchConditions`` run on the sandbox's CEL
-  subset (``cel.py``: no Kubernetes extension libraries, no ``authorizer``).
+  subset (``schema/cel``: no Kubernetes extension libraries, no ``authorizer``).
 * Validating webhooks run concurrently; when several reject, upstream reports whichever error reached
   its channel first. Here the first in webhook order wins, so results are deterministic.
 * ``reinvocationPolicy: IfNeeded``: one extra round, calling only IfNeeded webhooks that ran before a
@@ -65,8 +65,9 @@ from yarl import URL
 from ray_operator.apimachinery.govalues import go_value
 from ray_operator.apimachinery.names import DNS1123_SUBDOMAIN_MESSAGE, DNS1123_SUBDOMAIN_RE
 from ray_operator.apimachinery.selectors import SelectorError, label_selector_from_object
-from ray_operator.sandbox import cel, errors
+from ray_operator.sandbox import errors
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema import cel
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 KNOWN_REVIEW_VERSIONS = ("v1", "v1beta1")

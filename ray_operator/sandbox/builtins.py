@@ -5,7 +5,7 @@ Operators that compare desired with actual state must tolerate what kube-apiserv
 the same values; a test that passes here then passes against a real cluster. Only storage is
 emulated for most kinds (no deployment or job controller). Defaulting here is pure: functions take the
 object and return a defaulted copy; cluster IPs come from an allocator the caller passes in.
-Decided against: validating built-ins semantically (only their JSON types are checked, in ``decoding.py``),
+Decided against: validating built-ins semantically (only their JSON types are checked, in ``schema/decoding.py``),
 and defaulting Jobs (their generated selector and labels need the uid; they are stored as sent).
 """
 

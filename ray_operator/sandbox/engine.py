@@ -28,19 +28,11 @@ from typing import Any
 import yaml
 
 from ray_operator.sandbox import admission as admission_chain
-from ray_operator.sandbox import (
-    builtin_schemas,
-    builtins,
-    crds,
-    decoding,
-    errors,
-    objectmeta,
-    patching,
-    schema,
-    smp,
-)
+from ray_operator.sandbox import builtins, crds, errors, schema
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema import decoding, objectmeta, patching, smp
+from ray_operator.sandbox.schema import definitions as builtin_schemas
 from ray_operator.sandbox.storage import managedfields
 from ray_operator.sandbox.storage.listing import Lister
 from ray_operator.sandbox.storage.store import GroupResource, Store, clone, object_key

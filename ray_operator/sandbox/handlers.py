@@ -22,10 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import builtins, errors, openapi, protobuf, registry, tables
+from ray_operator.sandbox import builtins, errors, protobuf, registry, tables
 from ray_operator.sandbox.control import PREFIX, Control, Fault
 from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema import openapi
 from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 from ray_operator.sandbox.watch import stream_expired, stream_watch
 

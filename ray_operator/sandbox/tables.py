@@ -22,9 +22,8 @@ from typing import Any
 
 from ray_operator.apimachinery.govalues import go_float
 from ray_operator.apimachinery.selectors import format_label_selector
-
-from .builtin_schemas import load_definitions
-from .resources import ResourceType
+from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema.definitions import load_definitions
 
 Obj = Mapping[str, Any]
 Cells = list[Any]

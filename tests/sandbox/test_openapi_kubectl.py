@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ray_operator.sandbox.openapi import build_group_version_document, build_openapi_v3_root, group_version_path
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.smp import strategic_merge_patch
+from ray_operator.sandbox.schema.openapi import build_group_version_document, build_openapi_v3_root, group_version_path
+from ray_operator.sandbox.schema.smp import strategic_merge_patch
 from ray_operator.sandbox.tables import render_table
 
 from .test_openapi import ALL, RAYCLUSTERS

@@ -16,7 +16,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ray_operator.sandbox import errors, patching
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.schema import patching
 
 Path = tuple[str, ...]
 

@@ -7,7 +7,7 @@ The store is synchronous on purpose: within one asyncio loop a commit and the fa
 happen without an ``await`` in between, so watchers see writes in commit order and a list plus the
 registration of a watcher is atomic. Watchers have bounded queues and are closed when they overflow,
 so a slow reader never blocks a writer. It decided against snapshots per revision: lists are served from the latest
-state (paginated lists keep references to their first page's objects, see ``Engine.list_objects``).
+state (paginated lists keep references to their first page's objects, see ``storage/listing.py``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 kube-apiserver decodes a built-in object into Go structs, so a value of the wrong JSON type (``spec: true``
 for a Pod) is a 400 ``Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal bool into
 Go struct field Pod.spec of type v1.PodSpec`` before any defaulting or validation. The emulator walks the
-vendored v1.32 definitions (``builtin_schemas``) to find the first such value; Quantity and IntOrString
+vendored v1.32 definitions (``schema/definitions.py``) to find the first such value; Quantity and IntOrString
 accept numbers and strings, and opaque types (RawExtension, FieldsV1) accept anything. Only JSON types are
 checked here: semantic validation of built-ins is not emulated.
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ray_operator.sandbox import builtin_schemas, errors
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.schema.definitions import definition_name, load_definitions, resolve
 
 _REF = "#/components/schemas/"
 _NUMBER_OR_STRING = ("io.k8s.apimachinery.pkg.api.resource.Quantity", "io.k8s.apimachinery.pkg.util.intstr.IntOrString")
@@ -64,7 +65,7 @@ def _matches(value: Any, schema: Mapping[str, Any], definitions: Mapping[str, An
     name = _ref_name(schema)
     if name in _NUMBER_OR_STRING:
         return isinstance(value, str | int | float) and not isinstance(value, bool)
-    resolved = builtin_schemas.resolve(schema, definitions)
+    resolved = resolve(schema, definitions)
     kind = resolved.get("type")
     if kind == "object" or isinstance(resolved.get("properties"), Mapping):
         return isinstance(value, dict)
@@ -92,7 +93,7 @@ def _walk(
     if not _matches(value, schema, definitions):
         return (struct, path, value, schema)
     name = _ref_name(schema)
-    resolved = builtin_schemas.resolve(schema, definitions)
+    resolved = resolve(schema, definitions)
     here = name.rsplit(".", 1)[-1] if name else struct
     if isinstance(value, dict):
         props = resolved.get("properties")
@@ -116,10 +117,10 @@ def _walk(
 
 def check_types(obj: dict[str, Any], *, group: str, version: str, kind: str) -> None:
     """Raise the decoder's 400 for the first wrongly typed field of a built-in object; no-op for other kinds."""
-    name = builtin_schemas.definition_name(group, version, kind)
+    name = definition_name(group, version, kind)
     if name is None:
         return
-    definitions = builtin_schemas.load_definitions()
+    definitions = load_definitions()
     root = {"$ref": _REF + name}
     found = _walk(obj, root, definitions, struct=kind, path="", depth=0)
     if found is None:

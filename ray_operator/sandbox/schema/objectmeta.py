@@ -18,8 +18,8 @@ from ray_operator.apimachinery.names import (
     qualified_name_errors,
 )
 from ray_operator.sandbox import errors
-from ray_operator.sandbox.decoding import json_type
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema.decoding import json_type
 
 MAX_ANNOTATIONS = 262144
 

@@ -25,9 +25,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray_operator.apimachinery.govalues import go_v
-
-from . import errors
-from .builtin_schemas import definition_name, load_definitions, resolve, split_api_version
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.schema.definitions import definition_name, load_definitions, resolve, split_api_version
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"

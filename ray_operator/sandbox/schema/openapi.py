@@ -22,8 +22,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .builtin_schemas import REF_PREFIX, definition_name, load_definitions, refs
-from .resources import ResourceType
+from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema.definitions import REF_PREFIX, definition_name, load_definitions, refs
 
 DOCUMENT_FORMAT = "1"
 """Bumped when the document layout changes, so that kubectl's URL cache misses."""

@@ -172,7 +172,7 @@ def vendored_path() -> Path:
 @functools.cache
 def load_definitions() -> Mapping[str, Any]:
     """The vendored definitions by name (read once; treat as read-only)."""
-    raw = resources.files("ray_operator.sandbox").joinpath("data", VENDORED_FILE).read_bytes()
+    raw = resources.files("ray_operator.sandbox.schema").joinpath("data", VENDORED_FILE).read_bytes()
     document: dict[str, Any] = json.loads(gzip.decompress(raw))
     definitions: dict[str, Any] = document["definitions"]
     return definitions
@@ -264,7 +264,7 @@ def _prune_typed(
 
 
 def main() -> None:
-    """Regenerate the vendored file (``python -m ray_operator.sandbox.builtin_schemas``)."""
+    """Regenerate the vendored file (``python -m ray_operator.sandbox.schema.definitions``)."""
     vendored_path().write_bytes(regenerate())
 
 

@@ -2,12 +2,12 @@
 
 Merge patch is written here (twenty lines, and ``null`` must delete exactly as the API server does)
 rather than taken from a package; JSON patch uses ``jsonpatch`` with its failures mapped to the 422 the
-API server answers. Strategic merge patch belongs to ``smp.py``.
+API server answers. Strategic merge patch belongs to ``schema/smp.py``.
 
 Server-side apply is deliberately basic: the fields a manager applied are recorded as a FieldsV1-like set
 in ``metadata.managedFields`` (lists count as one leaf, which is coarser than the real structured-merge
 diff); a re-apply removes the fields the manager applied last time and no longer applies, and merges
-the rest (maps recursively, lists replaced whole). Conflicts between managers live in ``managedfields.py``.
+the rest (maps recursively, lists replaced whole). Conflicts between managers live in ``storage/managedfields.py``.
 """
 
 from __future__ import annotations
