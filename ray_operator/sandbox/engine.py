@@ -27,8 +27,9 @@ from typing import Any
 
 import yaml
 
-from ray_operator.sandbox import admission as admission_chain
 from ray_operator.sandbox import builtins, crds, errors, schema
+from ray_operator.sandbox.admission import AdmissionAttributes
+from ray_operator.sandbox.admission.configuration import validate_webhook_configuration
 from ray_operator.sandbox.registry import Registry
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.schema import decoding, objectmeta, patching, smp
@@ -301,7 +302,7 @@ class Engine:
         configurations = [clone(c) for c in self.store.items(gr)]
         if self.gr(rt) == NAMESPACE_GR and operation != "CREATE":
             namespace = name  # a Namespace is admitted "in" itself, as upstream
-        attrs = admission_chain.AdmissionAttributes(
+        attrs = AdmissionAttributes(
             operation=operation,
             rt=rt,
             sub_resource=sub,
@@ -373,7 +374,7 @@ class Engine:
                         )
             return causes
         if gr in (MUTATING_GR, VALIDATING_GR):
-            result: list[errors.Cause] = admission_chain.validate_webhook_configuration(obj, mutating=gr == MUTATING_GR)
+            result: list[errors.Cause] = validate_webhook_configuration(obj, mutating=gr == MUTATING_GR)
             return result
         return []
 
