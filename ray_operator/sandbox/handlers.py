@@ -22,11 +22,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import builtins, errors, protobuf, registry, tables
+from ray_operator.sandbox import errors, protobuf, registry, tables
+from ray_operator.sandbox.builtins import pods, reviews
 from ray_operator.sandbox.control import PREFIX, Control, Fault
-from ray_operator.sandbox.engine import Engine, WriteContext, parse_bool
+from ray_operator.sandbox.engine import Engine, WriteContext
+from ray_operator.sandbox.engine.context import parse_bool
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.schema import openapi
+from ray_operator.sandbox.storage.listing import ListOptions
 from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 from ray_operator.sandbox.watch import stream_expired, stream_watch
 
@@ -401,12 +404,12 @@ class Handlers:
             if request.method != "POST" or path.name is not None:
                 raise errors.method_not_allowed()
             body = await self._read_object(request)
-            return json_response(builtins.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
+            return json_response(reviews.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()
             body = await self._read_object(request)
-            return json_response(self.engine.bind(rt, path.namespace, path.name, body), status=201)
+            return json_response(pods.bind(self.engine, rt, path.namespace, path.name, body), status=201)
         if path.sub and (path.sub not in rt.subresources or path.name is None):
             raise errors.no_such_route()
         namespace = path.namespace or ""
@@ -503,12 +506,14 @@ class Handlers:
         items, meta = self.engine.list_objects(
             rt,
             namespace,
-            label_selector=query.get("labelSelector"),
-            field_selector=query.get("fieldSelector"),
-            limit=max(limit, 0),
-            continue_token=query.get("continue"),
-            resource_version=query.get("resourceVersion"),
-            resource_version_match=query.get("resourceVersionMatch"),
+            ListOptions(
+                label_selector=query.get("labelSelector"),
+                field_selector=query.get("fieldSelector"),
+                limit=max(limit, 0),
+                continue_token=query.get("continue"),
+                resource_version=query.get("resourceVersion"),
+                resource_version_match=query.get("resourceVersionMatch"),
+            ),
         )
         if not table and wants_partial(request):
             return json_response(

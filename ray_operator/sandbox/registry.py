@@ -14,8 +14,7 @@ import base64
 import hashlib
 from typing import Any
 
-from ray_operator.sandbox.crds import sort_versions
-from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.resources import ResourceType, sort_versions
 
 STATUS_VERBS = ["get", "patch", "update"]
 

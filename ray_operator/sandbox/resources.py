@@ -3,11 +3,13 @@
 One frozen record per (group, version, resource) instead of ad-hoc dicts, so that discovery,
 OpenAPI, Table rendering and admission matching all read the same facts. Built-in types carry no
 schema here (their OpenAPI definitions are looked up by GVK); custom resources carry the CRD
-version's ``openAPIV3Schema`` and printer columns.
+version's ``openAPIV3Schema`` and printer columns. Versions sort by Kubernetes priority (``sort_versions``),
+as discovery lists them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,3 +60,17 @@ class ResourceType:
     @property
     def has_status(self) -> bool:
         return "status" in self.subresources
+
+
+def _version_priority(name: str) -> tuple[int, int, int]:
+    """Kubernetes version ordering: GA > beta > alpha, higher numbers first; other names last."""
+    m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", name)
+    if not m:
+        return (0, 0, 0)
+    level = {"alpha": 1, "beta": 2, None: 3}[m.group(2)]
+    return (level, int(m.group(1)), int(m.group(3) or 0))
+
+
+def sort_versions(names: list[str]) -> list[str]:
+    """Version names in Kubernetes priority order (``v1``, ``v1beta2``, ``v1beta1``, ``v1alpha1``, then others)."""
+    return sorted(names, key=lambda n: (_version_priority(n), n), reverse=True)

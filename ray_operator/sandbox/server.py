@@ -28,11 +28,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ray_operator.sandbox import builtins, errors, tls
+from ray_operator.sandbox import errors, tls
 from ray_operator.sandbox.admission import AdmissionChain
+from ray_operator.sandbox.builtins import catalog
+from ray_operator.sandbox.builtins.namespaces import INITIAL_NAMESPACES
 from ray_operator.sandbox.control import PREFIX, Control
-from ray_operator.sandbox.engine import DEFAULT_USER, NAMESPACE_GR, Engine
-from ray_operator.sandbox.gc import GarbageCollector
+from ray_operator.sandbox.engine import Engine
+from ray_operator.sandbox.engine.context import DEFAULT_USER, NAMESPACE_GR
+from ray_operator.sandbox.engine.gc import GarbageCollector
 from ray_operator.sandbox.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.kubelet import FakeKubelet
 from ray_operator.sandbox.registry import Registry
@@ -81,10 +84,12 @@ class Sandbox:
         self._clock_offset = timedelta()
         self.clock: Callable[[], datetime] = lambda: base_clock() + self._clock_offset
         self.store = Store(history_size=history_size, watcher_queue_size=watcher_queue_size)
-        self.registry = Registry(builtins.builtin_resource_types())
+        self.registry = Registry(catalog.builtin_resource_types())
         self.admission_log: list[dict[str, Any]] = []
         self.service_endpoints: dict[tuple[str, str, int], tuple[str, int]] = {}
-        self.engine = Engine(store=self.store, registry=self.registry, clock=self.clock)
+        self.engine = Engine(
+            store=self.store, registry=self.registry, strategies=catalog.strategies(), clock=self.clock
+        )
         self.gc = GarbageCollector(engine=self.engine)
         self.engine.on_change = self.gc.kick
         self.kubelet: FakeKubelet | None = None
@@ -212,7 +217,7 @@ class Sandbox:
     def _seed_initial(self) -> None:
         ns_rt = self.registry.lookup("", "v1", "namespaces")
         assert ns_rt is not None
-        for name in builtins.INITIAL_NAMESPACES:
+        for name in INITIAL_NAMESPACES:
             if self.store.get(NAMESPACE_GR, "", name) is None:
                 self.engine.seed(ns_rt, {"metadata": {"name": name}})
         node_rt = self.registry.lookup("", "v1", "nodes")

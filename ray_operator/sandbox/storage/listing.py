@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.sandbox import errors
@@ -33,6 +34,18 @@ _TOKEN_TOO_OLD = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ListOptions:
+    """A list request's parameters (``labelSelector``, ``fieldSelector``, ``limit``, ``continue``...)."""
+
+    label_selector: str | None = None
+    field_selector: str | None = None
+    limit: int = 0
+    continue_token: str | None = None
+    resource_version: str | None = None
+    resource_version_match: str | None = None
+
+
 class Lister:
     """The list reads of one store, with the snapshots that open continue tokens point at."""
 
@@ -47,13 +60,7 @@ class Lister:
         rt: ResourceType,
         gr: GroupResource,
         namespace: str | None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int = 0,
-        continue_token: str | None = None,
-        resource_version: str | None = None,
-        resource_version_match: str | None = None,
+        options: ListOptions,
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The matching stored objects of ``gr`` (never to be mutated) and the list metadata.
 
@@ -61,26 +68,32 @@ class Lister:
         ``limit`` cut the list.
         """
         store = self.store
-        labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector, group=rt.group, resource=rt.resource, namespaced=rt.namespaced)
-        if resource_version_match and resource_version_match not in ("NotOlderThan", "Exact"):
+        labels = parse_label_selector(options.label_selector)
+        fields = parse_field_selector(
+            options.field_selector, group=rt.group, resource=rt.resource, namespaced=rt.namespaced
+        )
+        if options.resource_version_match and options.resource_version_match not in ("NotOlderThan", "Exact"):
             raise errors.bad_request(
-                f'resourceVersionMatch: Unsupported value: "{resource_version_match}": supported values: '
+                f'resourceVersionMatch: Unsupported value: "{options.resource_version_match}": supported values: '
                 '"Exact", "NotOlderThan"'
             )
-        if resource_version_match and not resource_version:
+        if options.resource_version_match and not options.resource_version:
             raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-        if resource_version and not resource_version.isdigit():
-            raise errors.bad_request(f'resourceVersion: Invalid value: "{resource_version}": invalid value')
-        if resource_version_match == "Exact" and resource_version and int(resource_version) != store.rv:
-            raise errors.gone(f"too old resource version: {resource_version} ({store.rv})")
+        if options.resource_version and not options.resource_version.isdigit():
+            raise errors.bad_request(f'resourceVersion: Invalid value: "{options.resource_version}": invalid value')
+        if (
+            options.resource_version_match == "Exact"
+            and options.resource_version
+            and int(options.resource_version) != store.rv
+        ):
+            raise errors.gone(f"too old resource version: {options.resource_version} ({store.rv})")
         start_after: tuple[str, str] | None = None
         list_rv = store.rv
         snapshot: list[dict[str, Any]] | None = None
         snapshot_id, offset = "", 0
-        if continue_token:
+        if options.continue_token:
             try:
-                decoded = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                decoded = json.loads(base64.urlsafe_b64decode(options.continue_token.encode()))
                 token_rv, start_after = int(decoded["rv"]), (decoded["ns"], decoded["name"])
                 snapshot_id, offset = str(decoded.get("snap", "")), int(decoded.get("offset", 0))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -102,21 +115,21 @@ class Lister:
                 if labels.matches(meta.get("labels")) and fields.matches(obj):
                     matched.append(obj)
         list_meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
-        if limit and len(matched) > limit:
+        if options.limit and len(matched) > options.limit:
             if not snapshot_id:
                 snapshot_id = uuid.uuid4().hex[:16]
                 self._snapshots[snapshot_id] = matched
                 while len(self._snapshots) > self._max_snapshots:
                     self._snapshots.pop(next(iter(self._snapshots)))
-            last = matched[limit - 1]["metadata"]
+            last = matched[options.limit - 1]["metadata"]
             token = {
                 "rv": list_rv,
                 "ns": last.get("namespace") or "",
                 "name": last.get("name"),
                 "snap": snapshot_id,
-                "offset": offset + limit,
+                "offset": offset + options.limit,
             }
             list_meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-            list_meta["remainingItemCount"] = len(matched) - limit
-            matched = matched[:limit]
+            list_meta["remainingItemCount"] = len(matched) - options.limit
+            matched = matched[: options.limit]
         return matched, list_meta

@@ -18,6 +18,7 @@ from typing import Any
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.schema import patching
+from ray_operator.sandbox.storage.store import strip_meta
 
 Path = tuple[str, ...]
 
@@ -187,3 +188,59 @@ def union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def record_manager(
+    obj: dict[str, Any],
+    old: dict[str, Any] | None,
+    *,
+    api_version: str,
+    now: str,
+    manager: str,
+    operation: str,
+    sub: str,
+    fields: dict[str, Any] | None = None,
+) -> None:
+    """Record a write in ``obj``'s managedFields: ``manager`` takes the fields it changed from ``old``.
+
+    ``fields`` is what the manager claims (an apply's fields); by default the fields it changed. An
+    ``Update`` entry accumulates over writes; an emptied entry is dropped.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    entries = [e for e in (meta.get("managedFields") or ()) if isinstance(e, dict)]
+    before = strip_meta(old, patching.IGNORED_METADATA) if old else {}
+    after = strip_meta(obj, patching.IGNORED_METADATA)
+    changed = changed_fields(before, after)
+    if fields is None:
+        fields = changed
+    previous = next(
+        (
+            e
+            for e in entries
+            if e.get("manager") == manager and e.get("operation") == operation and e.get("subresource", "") == sub
+        ),
+        None,
+    )
+    entries = transfer(entries, keep=previous, paths=leaf_paths(changed))
+    if operation == "Update" and previous is not None:
+        fields = union(previous.get("fieldsV1") or {}, fields)
+    entries = [e for e in entries if e is not previous]
+    if fields:
+        entry: dict[str, Any] = {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": api_version,
+            "time": now,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }
+        if sub:
+            entry["subresource"] = sub
+        entries.append(entry)
+    if entries:
+        meta["managedFields"] = entries
+    else:
+        meta.pop("managedFields", None)

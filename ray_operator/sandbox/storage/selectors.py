@@ -26,6 +26,7 @@ __all__ = [
     "parse_label_selector",
 ]
 
+
 def parse_label_selector(text: str | None) -> LabelSelector:
     """Parse a ``labelSelector`` query value; a bad one is the API server's 400 with apimachinery's text."""
     try:

@@ -46,6 +46,16 @@ def clone(value: T) -> T:
     return value
 
 
+def strip_meta(obj: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``obj`` without the named ``metadata`` keys (to compare two versions of an object)."""
+    out = clone(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in keys:
+            meta.pop(key, None)
+    return out
+
+
 def object_key(obj: dict[str, Any]) -> ObjectKey:
     meta = obj.get("metadata") or {}
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))

@@ -1,14 +1,15 @@
-"""Garbage collector and namespace controller: the cluster-side behaviour that follows deletions.
+"""Garbage collector: the cluster-side behaviour that follows deletions, as kube-controller-manager's.
 
 Like kube-controller-manager, it runs apart from the request that caused the work: a background task
 woken after every commit that touches ownerReferences, finalizers or deletion, which sweeps until nothing
 changes. It implements Background (dependents of a vanished owner uid are deleted, or only lose the
 dead reference when other owners live), Foreground (``foregroundDeletion``: dependents are deleted and the
-owner goes once no ``blockOwnerDeletion`` dependent is left), Orphan (``orphan``: references are removed
-from dependents), namespace termination (contents deleted, then the namespace) and CRD cleanup (its
-objects deleted, then the CRD). It writes directly
-through the engine's internal calls, without admission, and a sweep is a full scan: simple and exact for
-test-sized stores rather than indexed like the real graph builder.
+owner goes once no ``blockOwnerDeletion`` dependent is left) and Orphan (``orphan``: references are removed
+from dependents); an object being deleted whose kind finishes its own deletion gets that turn first
+(``Strategy.finish_deletion``: namespace termination deletes the contents, then the namespace; CRD
+cleanup deletes its objects, then the CRD). It writes directly through the engine's internal calls,
+without admission, and a sweep is a full scan: simple and exact for test-sized stores rather than
+indexed like the real graph builder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import copy
 import logging
 from typing import Any
 
-from ray_operator.sandbox.engine import CRD_CLEANUP_FINALIZER, CRD_GR, NAMESPACE_GR, Engine
+from ray_operator.sandbox.engine.pipeline import Engine
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.storage.store import GroupResource
 
@@ -57,7 +58,7 @@ class GarbageCollector:
                 await self.idle.wait()
                 await asyncio.sleep(0)
 
-    def _rt(self, gr: GroupResource) -> ResourceType | None:
+    def storage_type(self, gr: GroupResource) -> ResourceType | None:
         return self.engine.registry.storage_type(*gr)
 
     def sweep(self) -> None:
@@ -73,18 +74,16 @@ class GarbageCollector:
             current = store.get(gr, (obj["metadata"].get("namespace") or ""), obj["metadata"]["name"])
             if current is None or current is not obj:
                 continue
-            rt = self._rt(gr)
+            rt = self.storage_type(gr)
             if rt is None:
                 continue
             meta = current.get("metadata") or {}
             if meta.get("deletionTimestamp"):
-                if gr == NAMESPACE_GR:
-                    changed |= self._terminate_namespace(rt, current)
+                finished = self.engine.strategy(rt).finish_deletion(self.engine, self, rt, current)
+                if finished is not None:
+                    changed |= finished
                     continue
                 finalizers = meta.get("finalizers") or []
-                if gr == CRD_GR and CRD_CLEANUP_FINALIZER in finalizers:
-                    changed |= self._clean_up_crd(rt, current)
-                    continue
                 if "orphan" in finalizers:
                     changed |= self._orphan(rt, current)
                     continue
@@ -95,7 +94,7 @@ class GarbageCollector:
                 changed |= self._check_owners(rt, current)
         return changed
 
-    def _delete(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+    def delete_dependent(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """Background deletion of a dependent: mark it when it has finalizers, remove it otherwise."""
         meta = obj["metadata"]
         if meta.get("deletionTimestamp"):
@@ -108,7 +107,7 @@ class GarbageCollector:
         else:
             self.engine.remove(rt, obj)
 
-    def _drop_finalizer(self, rt: ResourceType, obj: dict[str, Any], finalizer: str) -> None:
+    def drop_finalizer(self, rt: ResourceType, obj: dict[str, Any], finalizer: str) -> None:
         new = copy.deepcopy(obj)
         new["metadata"]["finalizers"] = [f for f in obj["metadata"].get("finalizers") or () if f != finalizer]
         if not new["metadata"]["finalizers"]:
@@ -132,7 +131,7 @@ class GarbageCollector:
         if not alive:
             if meta.get("deletionTimestamp"):
                 return False
-            self._delete(rt, obj)
+            self.delete_dependent(rt, obj)
             return True
         new = copy.deepcopy(obj)
         new["metadata"]["ownerReferences"] = alive
@@ -142,7 +141,7 @@ class GarbageCollector:
     def _orphan(self, rt: ResourceType, owner: dict[str, Any]) -> bool:
         uid = owner["metadata"].get("uid")
         for gr, dep in self.engine.store.dependents(str(uid)):
-            dep_rt = self._rt(gr)
+            dep_rt = self.storage_type(gr)
             if dep_rt is None:
                 continue
             new = copy.deepcopy(dep)
@@ -152,7 +151,7 @@ class GarbageCollector:
             else:
                 new["metadata"].pop("ownerReferences", None)
             self.engine.update_internal(dep_rt, new)
-        self._drop_finalizer(rt, owner, "orphan")
+        self.drop_finalizer(rt, owner, "orphan")
         return True
 
     def _foreground(self, rt: ResourceType, owner: dict[str, Any]) -> bool:
@@ -160,11 +159,11 @@ class GarbageCollector:
         changed = False
         blocking = 0
         for gr, dep in self.engine.store.dependents(str(uid)):
-            dep_rt = self._rt(gr)
+            dep_rt = self.storage_type(gr)
             if dep_rt is None:
                 continue
             if not dep["metadata"].get("deletionTimestamp"):
-                self._delete(dep_rt, dep)
+                self.delete_dependent(dep_rt, dep)
                 changed = True
             still = self.engine.store.get(gr, dep["metadata"].get("namespace") or "", dep["metadata"]["name"])
             if still is not None and any(
@@ -177,45 +176,6 @@ class GarbageCollector:
                 self.engine.gr(rt), owner["metadata"].get("namespace") or "", owner["metadata"]["name"]
             )
             if current is not None:
-                self._drop_finalizer(rt, current, "foregroundDeletion")
+                self.drop_finalizer(rt, current, "foregroundDeletion")
             return True
         return changed
-
-    def _clean_up_crd(self, rt: ResourceType, crd: dict[str, Any]) -> bool:
-        """Delete a terminating CRD's objects; drop the cleanup finalizer once none is left."""
-        spec = crd.get("spec") or {}
-        gr = (str(spec.get("group")), str((spec.get("names") or {}).get("plural")))
-        object_rt = self._rt(gr)
-        remaining = self.engine.store.items(gr)
-        changed = False
-        if object_rt is not None:
-            for obj in remaining:
-                if not obj["metadata"].get("deletionTimestamp"):
-                    self._delete(object_rt, obj)
-                    changed = True
-        if self.engine.store.items(gr):
-            return changed
-        self._drop_finalizer(rt, crd, CRD_CLEANUP_FINALIZER)
-        return True
-
-    def _terminate_namespace(self, rt: ResourceType, ns: dict[str, Any]) -> bool:
-        name = ns["metadata"]["name"]
-        store = self.engine.store
-        remaining = 0
-        changed = False
-        for gr, obj in list(store.all_objects()):
-            if (obj.get("metadata") or {}).get("namespace") != name:
-                continue
-            obj_rt = self._rt(gr)
-            if obj_rt is None or not obj_rt.namespaced:
-                continue
-            remaining += 1
-            if not obj["metadata"].get("deletionTimestamp"):
-                self._delete(obj_rt, obj)
-                changed = True
-        if remaining and changed:
-            return True
-        if any((o.get("metadata") or {}).get("namespace") == name for _, o in store.all_objects()):
-            return changed
-        self.engine.remove(rt, ns)
-        return True
