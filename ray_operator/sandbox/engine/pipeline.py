@@ -37,8 +37,7 @@ from ray_operator.sandbox.engine.context import (
     without,
 )
 from ray_operator.sandbox.engine.strategy import Strategies, Strategy
-from ray_operator.sandbox.registry import Registry
-from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.resources import Registry, ResourceType
 from ray_operator.sandbox.schema import objectmeta, patching
 from ray_operator.sandbox.storage import managedfields
 from ray_operator.sandbox.storage.listing import Lister, ListOptions

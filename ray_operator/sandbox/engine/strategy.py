@@ -23,7 +23,7 @@ from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.storage.store import GroupResource, Store, clone
 
 if TYPE_CHECKING:
-    from ray_operator.sandbox.registry import Registry
+    from ray_operator.sandbox.resources import Registry
 
 
 class StrategyHost(Protocol):

@@ -1,19 +1,17 @@
-"""HTTP layer of the emulator: routing of Kubernetes paths, authentication, content negotiation, logs and faults.
+"""HTTP layer of the emulator: routing of Kubernetes paths, authentication, logs and faults, list and watch.
 
 One catch-all route parses ``/api/v1/...`` and ``/apis/<g>/<v>/...`` itself, because the set of
 resources changes while the server runs (CRDs) and aiohttp's router is frozen at start. Everything the
 engine raises as ``ApiError`` becomes a ``Status`` body; any other exception becomes a 500 Status and is
-logged, so a malformed request never takes the server down. Responses are JSON whatever the Accept asks
-(protobuf included), except that Tables, PartialObjectMetadata and aggregated discovery are honoured
-when asked for. Protobuf request bodies are decoded for the few kinds kubectl's generators send that way.
-Decided against: aiohttp routes per resource (they cannot change after start) and content negotiation
-beyond JSON (protobuf answers would need the Kubernetes descriptors).
+logged, so a malformed request never takes the server down. What a response looks like for its
+Accept header is ``responses``'s concern; reading bodies and write options is ``bodies``'s; discovery
+documents come from ``discovery``, OpenAPI from ``schema/openapi.py``, Tables from ``tables/``.
+Decided against: aiohttp routes per resource (they cannot change after start).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,16 +20,34 @@ from typing import Any
 
 from aiohttp import web
 
-from ray_operator.sandbox import errors, protobuf, registry, tables
+from ray_operator.sandbox import errors, tables
 from ray_operator.sandbox.builtins import pods, reviews
-from ray_operator.sandbox.control import PREFIX, Control, Fault
-from ray_operator.sandbox.engine import Engine, WriteContext
+from ray_operator.sandbox.engine import Engine
 from ray_operator.sandbox.engine.context import parse_bool
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.schema import openapi
+from ray_operator.sandbox.server import discovery
+from ray_operator.sandbox.server.bodies import (
+    USER_KEY,
+    WRITE_CONTEXT_KEY,
+    delete_options,
+    read_body,
+    read_object,
+    write_context,
+)
+from ray_operator.sandbox.server.control import PREFIX, Control, Fault
+from ray_operator.sandbox.server.responses import (
+    AGGREGATED,
+    aggregated_version,
+    error_response,
+    json_response,
+    partial,
+    wants_partial,
+    wants_table,
+)
+from ray_operator.sandbox.server.watch import stream_expired, stream_watch
 from ray_operator.sandbox.storage.listing import ListOptions
 from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
-from ray_operator.sandbox.watch import stream_expired, stream_watch
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +62,7 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-AGGREGATED = "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
-MAX_BODY = 3 * 1024 * 1024
-USER_KEY = web.RequestKey("user", dict)
-WRITE_CONTEXT_KEY = web.RequestKey("write_context", WriteContext)
-"""The write's context, so an error response still carries the warnings collected before the error."""
 
 
 @dataclass
@@ -63,61 +74,6 @@ class ServerOptions:
     bookmark_interval: float = 60.0
     default_watch_timeout: float = 1800.0
     openapi_cache: dict[str, Any] = field(default_factory=dict)
-
-
-def json_response(
-    body: Any, *, status: int = 200, warnings: list[str] | None = None, content_type: str = "application/json"
-) -> web.Response:
-    response = web.Response(
-        status=status, body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json"
-    )
-    if content_type != "application/json":
-        response.headers["Content-Type"] = content_type
-    for text in warnings or ():
-        response.headers.add("Warning", warning_header(text))
-    return response
-
-
-def warning_header(text: str) -> str:
-    """``299 - "text"`` with quotes and backslashes escaped and control characters written as ``\\uXXXX``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if 0x20 <= ord(c) != 0x7F else f"\\u{ord(c):04x}" for c in escaped)
-    return f'299 - "{escaped}"'
-
-
-def error_response(exc: errors.ApiError, *, warnings: list[str] | None = None) -> web.Response:
-    response = json_response(exc.status(), status=exc.code, warnings=warnings)
-    for key, value in exc.headers.items():
-        response.headers[key] = value
-    return response
-
-
-def _accepts(request: web.Request, marker: str) -> bool:
-    return any(marker in part for part in request.headers.get("Accept", "").split(","))
-
-
-def wants_table(request: web.Request) -> bool:
-    return any("as=Table" in part and "g=meta.k8s.io" in part for part in request.headers.get("Accept", "").split(","))
-
-
-def aggregated_version(request: web.Request) -> str | None:
-    for part in request.headers.get("Accept", "").split(","):
-        if "as=APIGroupDiscoveryList" in part and "g=apidiscovery.k8s.io" in part:
-            if "v=v2beta1" in part:
-                return "v2beta1"
-            if "v=v2" in part:
-                return "v2"
-    return None
-
-
-def wants_partial(request: web.Request) -> bool:
-    """``as=PartialObjectMetadata[List]`` (metadata-only informers); Table takes precedence when both are listed."""
-    accept = request.headers.get("Accept", "")
-    return "as=PartialObjectMetadata" in accept and "g=meta.k8s.io" in accept
-
-
-def partial(obj: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 
 
 @dataclass(frozen=True)
@@ -255,26 +211,26 @@ class Handlers:
             agg = aggregated_version(request)
             if agg:
                 return json_response(
-                    registry.aggregated_discovery(self.engine.registry, core=True, version=agg),
+                    discovery.aggregated_discovery(self.engine.registry, core=True, version=agg),
                     content_type=AGGREGATED.format(v=agg),
                 )
-            return json_response(registry.api_versions(self.options.server_address))
+            return json_response(discovery.api_versions(self.options.server_address))
         if parts == ["apis"]:
             agg = aggregated_version(request)
             if agg:
                 return json_response(
-                    registry.aggregated_discovery(self.engine.registry, core=False, version=agg),
+                    discovery.aggregated_discovery(self.engine.registry, core=False, version=agg),
                     content_type=AGGREGATED.format(v=agg),
                 )
-            return json_response(registry.api_group_list(self.engine.registry))
+            return json_response(discovery.api_group_list(self.engine.registry))
         if parts == ["api", "v1"] or (parts[0] == "apis" and len(parts) == 3):
             group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
-            doc = registry.api_resource_list(self.engine.registry, group, version)
+            doc = discovery.api_resource_list(self.engine.registry, group, version)
             if doc is None:
                 raise errors.no_such_route()
             return json_response(doc)
         if parts[0] == "apis" and len(parts) == 2:
-            group_doc = registry.api_group(self.engine.registry, parts[1])
+            group_doc = discovery.api_group(self.engine.registry, parts[1])
             if group_doc is None:
                 raise errors.no_such_route()
             return json_response(group_doc)
@@ -311,76 +267,6 @@ class Handlers:
 
     # ------------------------------------------------------------------------------------ resources
 
-    def _write_context(self, request: web.Request, *, body_options: dict[str, Any] | None = None) -> WriteContext:
-        query = request.query
-        dry_run_values = list(query.getall("dryRun", []))
-        if body_options and isinstance(body_options.get("dryRun"), list):
-            dry_run_values += body_options["dryRun"]
-        for value in dry_run_values:
-            if value != "All":
-                raise errors.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
-        validation = query.get("fieldValidation", "Warn") or "Warn"
-        if validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(
-                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
-            )
-        manager = query.get("fieldManager", "")
-        options: dict[str, Any] = {}
-        if not manager:
-            manager = request.headers.get("User-Agent", "unknown").split("/")[0] or "unknown"
-            options["_manager_defaulted"] = True
-        elif len(manager) > 128:
-            raise errors.bad_request("fieldManager: Too long: must have at most 128 bytes")
-        ctx = WriteContext(
-            dry_run=bool(dry_run_values),
-            field_manager=manager,
-            field_validation=validation,
-            user=dict(request.get(USER_KEY) or {}),
-            force=parse_bool(query.get("force")),
-        )
-        # What admission reviews carry as CreateOptions/UpdateOptions/DeleteOptions (as sent by the client).
-        if query.get("fieldManager"):
-            options["fieldManager"] = manager
-        if dry_run_values:
-            options["dryRun"] = ["All"]
-        if query.get("fieldValidation"):
-            options["fieldValidation"] = validation
-        if query.get("force"):
-            options["force"] = ctx.force
-        if body_options:
-            options.update({k: v for k, v in body_options.items() if k not in ("kind", "apiVersion")})
-        ctx.options = options
-        request[WRITE_CONTEXT_KEY] = ctx
-        return ctx
-
-    async def _body(self, request: web.Request) -> bytes:
-        if request.content_length and request.content_length > MAX_BODY:
-            raise errors.ApiError(code=413, reason="RequestEntityTooLarge", message="the request is too large")
-        return await request.read()
-
-    async def _read_object(self, request: web.Request) -> Any:
-        """The request's object: JSON or YAML, or protobuf for the kinds kubectl's generators send."""
-        raw = await self._body(request)
-        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if media == "application/vnd.kubernetes.protobuf":
-            return protobuf.decode(raw)
-        if media == "application/cbor":
-            raise errors.unsupported_media_type("application/json, application/yaml")
-        return self._decode(raw)
-
-    def _decode(self, raw: bytes) -> Any:
-        if not raw.strip():
-            raise errors.bad_request("the body of the request was empty")
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            try:
-                import yaml
-
-                return yaml.safe_load(raw.decode())
-            except Exception:
-                raise errors.bad_request(f"couldn't decode the request body as JSON: {exc}") from exc
-
     def _render(
         self, request: web.Request, rt: ResourceType, objects: list[dict[str, Any]], list_meta: dict[str, Any] | None
     ) -> dict[str, Any]:
@@ -403,12 +289,12 @@ class Handlers:
         if rt.extra.get("review"):
             if request.method != "POST" or path.name is not None:
                 raise errors.method_not_allowed()
-            body = await self._read_object(request)
+            body = await read_object(request)
             return json_response(reviews.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()
-            body = await self._read_object(request)
+            body = await read_object(request)
             return json_response(pods.bind(self.engine, rt, path.namespace, path.name, body), status=201)
         if path.sub and (path.sub not in rt.subresources or path.name is None):
             raise errors.no_such_route()
@@ -422,14 +308,14 @@ class Handlers:
             if method == "POST":
                 if rt.namespaced and path.namespace is None:
                     raise errors.method_not_allowed()
-                ctx = self._write_context(request)
-                body = await self._read_object(request)
+                ctx = write_context(request)
+                body = await read_object(request)
                 created = await self.engine.create(rt, namespace, body, ctx)
                 return json_response(created, status=201, warnings=ctx.warnings)
             if method == "DELETE":
-                raw = await self._body(request)
-                options = self._delete_options(request, raw)
-                ctx = self._write_context(request, body_options=options)
+                raw = await read_body(request)
+                options = delete_options(request, raw)
+                ctx = write_context(request, body_options=options)
                 result = await self.engine.delete_collection(
                     rt,
                     path.namespace,
@@ -450,48 +336,24 @@ class Handlers:
                 return json_response(partial(obj), warnings=warnings)
             return json_response(obj, warnings=warnings)
         if method == "PUT":
-            ctx = self._write_context(request)
-            body = await self._read_object(request)
+            ctx = write_context(request)
+            body = await read_object(request)
             updated = await self.engine.update(rt, namespace, name, body, ctx, sub=path.sub)
             return json_response(updated, warnings=ctx.warnings)
         if method == "PATCH":
-            ctx = self._write_context(request)
-            raw = await self._body(request)
+            ctx = write_context(request)
+            raw = await read_body(request)
             status, patched = await self.engine.patch(
                 rt, namespace, name, raw, request.headers.get("Content-Type", ""), ctx, sub=path.sub
             )
             return json_response(patched, status=status, warnings=ctx.warnings)
         if method == "DELETE" and not path.sub:
-            raw = await self._body(request)
-            options = self._delete_options(request, raw)
-            ctx = self._write_context(request, body_options=options)
+            raw = await read_body(request)
+            options = delete_options(request, raw)
+            ctx = write_context(request, body_options=options)
             result = await self.engine.delete(rt, namespace, name, options, ctx)
             return json_response(result, warnings=ctx.warnings)
         raise errors.method_not_allowed()
-
-    def _delete_options(self, request: web.Request, raw: bytes) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if raw.strip():
-            try:
-                decoded = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise errors.bad_request(f"couldn't decode DeleteOptions: {exc}") from exc
-            if not isinstance(decoded, dict):
-                raise errors.bad_request("DeleteOptions must be an object")
-            options.update(decoded)
-        query = request.query
-        if "propagationPolicy" in query:
-            options["propagationPolicy"] = query["propagationPolicy"]
-        if "gracePeriodSeconds" in query:
-            try:
-                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
-            except ValueError as exc:
-                raise errors.bad_request(f"gracePeriodSeconds: {exc}") from exc
-        if "orphanDependents" in query:
-            options["orphanDependents"] = parse_bool(query["orphanDependents"])
-        if query.getall("dryRun", []):
-            options["dryRun"] = list(query.getall("dryRun"))
-        return options
 
     async def _list_or_watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
         query = request.query

@@ -28,17 +28,18 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ray_operator.sandbox import errors, tls
+from ray_operator.sandbox import errors
 from ray_operator.sandbox.admission import AdmissionChain
 from ray_operator.sandbox.builtins import catalog
 from ray_operator.sandbox.builtins.namespaces import INITIAL_NAMESPACES
-from ray_operator.sandbox.control import PREFIX, Control
 from ray_operator.sandbox.engine import Engine
 from ray_operator.sandbox.engine.context import DEFAULT_USER, NAMESPACE_GR
 from ray_operator.sandbox.engine.gc import GarbageCollector
-from ray_operator.sandbox.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.kubelet import FakeKubelet
-from ray_operator.sandbox.registry import Registry
+from ray_operator.sandbox.resources import Registry
+from ray_operator.sandbox.server import tls
+from ray_operator.sandbox.server.control import PREFIX, Control
+from ray_operator.sandbox.server.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.storage.store import Store
 
 log = logging.getLogger(__name__)

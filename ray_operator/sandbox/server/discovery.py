@@ -1,10 +1,10 @@
-"""Which resource types are served right now, and the discovery documents built from them.
+"""The discovery documents kubectl and client libraries read first, built from the served types.
 
 Built-in types are fixed at start; CRDs add and remove types while the server runs, so discovery
 (legacy ``APIGroupList``/``APIResourceList`` and aggregated ``APIGroupDiscoveryList``) is rebuilt from
-this registry on every request, never cached, and a ``generation`` counter lets the OpenAPI documents be
-cached until the next change. Group order: the core group, then built-in groups, then CRD groups; within a
-group the versions follow Kubernetes version priority.
+the registry (``resources.Registry``) on every request, never cached. Group order: the core group,
+then built-in groups, then CRD groups; within a group the versions follow Kubernetes version priority.
+Subresources are listed as upstream lists them (``pods/status``, ``pods/binding``).
 Decided against: caching discovery documents, whose staleness would hide CRD changes from kubectl.
 """
 
@@ -14,82 +14,9 @@ import base64
 import hashlib
 from typing import Any
 
-from ray_operator.sandbox.resources import ResourceType, sort_versions
+from ray_operator.sandbox.resources import Registry, ResourceType
 
 STATUS_VERBS = ["get", "patch", "update"]
-
-
-class Registry:
-    def __init__(self, builtin: list[ResourceType]) -> None:
-        self._builtin = list(builtin)
-        self._crds: dict[str, list[ResourceType]] = {}
-        self.generation = 0
-        self._by_path: dict[tuple[str, str, str], ResourceType] = {}
-        """(group, version, resource) → type, rebuilt on every change: every request looks its type up here."""
-        self._storage: dict[tuple[str, str], ResourceType] = {}
-        """(group, resource) → its storage version's type (the first served one when none is marked storage)."""
-        self._reindex()
-
-    def _reindex(self) -> None:
-        self._by_path = {}
-        self._storage = {}
-        for rt in self.all():
-            self._by_path.setdefault((rt.group, rt.version, rt.resource), rt)
-            chosen = self._storage.get((rt.group, rt.resource))
-            if chosen is None or (rt.storage and not chosen.storage):
-                self._storage[(rt.group, rt.resource)] = rt
-
-    def _changed(self) -> None:
-        self.generation += 1
-        self._reindex()
-
-    def set_crd(self, name: str, types: list[ResourceType]) -> None:
-        if self._crds.get(name) != types:
-            self._crds[name] = types
-            self._changed()
-
-    def remove_crd(self, name: str) -> None:
-        if self._crds.pop(name, None) is not None:
-            self._changed()
-
-    def crd_types(self, name: str) -> list[ResourceType]:
-        return list(self._crds.get(name, ()))
-
-    def reset_crds(self) -> None:
-        if self._crds:
-            self._crds.clear()
-            self._changed()
-
-    def all(self) -> list[ResourceType]:
-        out = list(self._builtin)
-        for name in sorted(self._crds):
-            out.extend(self._crds[name])
-        return out
-
-    def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
-        return self._by_path.get((group, version, resource))
-
-    def storage_type(self, group: str, resource: str) -> ResourceType | None:
-        """The type objects stored under ``(group, resource)`` are kept as (what the GC writes them with)."""
-        return self._storage.get((group, resource))
-
-    def group_versions(self) -> dict[str, list[str]]:
-        """Group → served versions, preferred first; the core group is ``""``."""
-        found: dict[str, list[str]] = {}
-        for rt in self.all():
-            versions = found.setdefault(rt.group, [])
-            if rt.version not in versions:
-                versions.append(rt.version)
-        return {g: sort_versions(v) for g, v in found.items()}
-
-    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
-        return [rt for rt in self.all() if rt.group == group and rt.version == version]
-
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        for rt in self.all():
-            if rt.api_version == api_version and rt.kind == kind:
-                return rt
-        return None
 
 
 def storage_version_hash(rt: ResourceType) -> str:
