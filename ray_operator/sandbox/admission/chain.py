@@ -21,7 +21,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableSequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ class AdmissionChain:
         *,
         resolve_service: Callable[[str, str, int], tuple[str, int] | None],
         get_namespace: Callable[[str], dict[str, Any] | None],
-        log: list[dict[str, Any]],
+        log: MutableSequence[dict[str, Any]],
         served_versions: Callable[[str, str], Iterable[str]] | None = None,
     ) -> None:
         """``served_versions(group, resource)`` (optional) lists the versions served, for matchPolicy Equivalent

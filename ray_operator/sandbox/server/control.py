@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, SupportsIndex, overload
 
 from aiohttp import web
 
@@ -62,6 +62,28 @@ class Fault:
         return errors.ApiError(code=code, reason=_REASONS.get(code, "InternalError"), message=self.message)
 
 
+LOG_SIZE = 10000
+"""Entries kept in each of the request and admission logs."""
+
+
+class RecentLog(deque[dict[str, Any]]):
+    """The newest entries of a log, bounded like a ``deque(maxlen=...)`` and sliceable like a list.
+
+    Tests take ``log[before:]`` to see what one step added; a plain deque cannot be sliced.
+    """
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return super().__getitem__(index)
+
+
 class Control:
     """Inspectable state and hooks of one sandbox; ``Sandbox.control`` is an instance."""
 
@@ -74,17 +96,19 @@ class Control:
         settle: Callable[[], Any],
         advance_clock: Callable[[float], datetime],
         kubelet: Any | None,
-        admission_log: list[dict[str, Any]],
-        request_log_size: int = 10000,
+        log_size: int = LOG_SIZE,
     ) -> None:
+        """``log_size`` bounds the request log and the admission log alike (the newest entries are kept)."""
         self._reset = reset
         self._seed = seed
         self._compact = compact
         self._settle = settle
         self._advance_clock = advance_clock
         self.kubelet = kubelet
-        self.admission_log = admission_log
-        self.requests: deque[dict[str, Any]] = deque(maxlen=request_log_size)
+        self.requests = RecentLog(maxlen=log_size)
+        """Every Kubernetes request: method, path, query, content type, accept, user agent, status."""
+        self.admission_log = RecentLog(maxlen=log_size)
+        """Every webhook call of the admission chain (its ``log``): webhook, operation, outcome, duration."""
         self.faults: list[Fault] = []
 
     def reset(self) -> None:

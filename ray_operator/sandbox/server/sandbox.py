@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 import secrets
 import socket
 import ssl
@@ -38,11 +37,9 @@ from ray_operator.sandbox.engine.gc import GarbageCollector
 from ray_operator.sandbox.kubelet import FakeKubelet
 from ray_operator.sandbox.resources import Registry
 from ray_operator.sandbox.server import tls
-from ray_operator.sandbox.server.control import PREFIX, Control
+from ray_operator.sandbox.server.control import LOG_SIZE, PREFIX, Control
 from ray_operator.sandbox.server.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.storage.store import Store
-
-log = logging.getLogger(__name__)
 
 NODE_NAME = "emulator-node"
 NODE_IP = "172.18.0.2"
@@ -56,7 +53,8 @@ class Sandbox:
     authentication. ``kubelet`` runs the fake kubelet (node ``emulator-node``) with ``kubelet_options``.
     ``history_size`` bounds the watch history (older resourceVersions get 410), ``watcher_queue_size`` the
     events buffered per watch before it is closed, ``bookmark_interval`` and ``default_watch_timeout`` are in
-    seconds, and ``clock`` replaces the wall clock (``control.advance_clock`` moves it forward).
+    seconds, ``clock`` replaces the wall clock (``control.advance_clock`` moves it forward), and ``log_size``
+    bounds the request and admission logs (``control.requests``, ``admission_log``: the newest entries stay).
     """
 
     def __init__(
@@ -73,6 +71,7 @@ class Sandbox:
         default_watch_timeout: float = 1800.0,
         clock: Callable[[], datetime] | None = None,
         kubelet_options: dict[str, Any] | None = None,
+        log_size: int = LOG_SIZE,
     ) -> None:
         """``kubelet_options`` go to the FakeKubelet (e.g. ``{"max_grace_seconds": 0}`` for fast pod deletion)."""
         self.tls = tls
@@ -86,7 +85,6 @@ class Sandbox:
         self.clock: Callable[[], datetime] = lambda: base_clock() + self._clock_offset
         self.store = Store(history_size=history_size, watcher_queue_size=watcher_queue_size)
         self.registry = Registry(catalog.builtin_resource_types())
-        self.admission_log: list[dict[str, Any]] = []
         self.service_endpoints: dict[tuple[str, str, int], tuple[str, int]] = {}
         self.engine = Engine(
             store=self.store, registry=self.registry, strategies=catalog.strategies(), clock=self.clock
@@ -101,8 +99,9 @@ class Sandbox:
             settle=self.gc.settle,
             advance_clock=self._advance_clock,
             kubelet=None,
-            admission_log=self.admission_log,
+            log_size=log_size,
         )
+        self.admission_log = self.control.admission_log
         self._options = ServerOptions(
             require_token=tls,
             tokens={self.token: dict(DEFAULT_USER)},
