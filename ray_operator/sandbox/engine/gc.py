@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 from typing import Any
+
+import structlog
 
 from ray_operator.sandbox.engine.pipeline import Engine
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.storage.store import GroupResource
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 MAX_ROUNDS = 100
 
@@ -47,7 +48,7 @@ class GarbageCollector:
             try:
                 self.sweep()
             except Exception:  # a GC bug must not stop the emulator; it is logged and retried on the next kick
-                log.exception("garbage collection sweep failed")
+                log.exception("gc_sweep_failed")
             if not self._wake.is_set():
                 self.idle.set()
 
@@ -65,7 +66,7 @@ class GarbageCollector:
         for _ in range(MAX_ROUNDS):
             if not self.sweep_once():
                 return
-        log.warning("garbage collection did not converge after %d rounds", MAX_ROUNDS)
+        log.warning("gc_convergence_failed", rounds=MAX_ROUNDS)
 
     def sweep_once(self) -> bool:
         changed = False

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-import logging
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,11 +33,12 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from ray_operator.sandbox.kubelet.runtime import PodRuntime
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 WATCH_TIMEOUT_SECONDS = 60
@@ -207,7 +207,7 @@ class Kubelet:
     def _note_error(self, text: str) -> None:
         self.errors.append(text)
         del self.errors[:-50]
-        log.debug("sandbox kubelet: %s", text)
+        log.debug("kubelet_call_failed", node=self.node_name, error=text)
 
     async def _get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         async with self._client().get(self._pod_url(namespace, name), ssl=self._ssl_arg()) as resp:
@@ -362,7 +362,7 @@ class Kubelet:
                 self._note_error(f"sync {key[0]}/{key[1]} failed: {exc!r}")
                 self._later(key, RETRY_DELAY_SECONDS)
             except Exception as exc:  # a malformed pod must not stop the kubelet for every other pod
-                log.exception("sandbox kubelet: sync of %s/%s failed", *key)
+                log.exception("kubelet_sync_crashed", node=self.node_name, namespace=key[0], pod=key[1])
                 self._note_error(f"sync {key[0]}/{key[1]} crashed: {exc!r}")
 
     def _later(self, key: tuple[str, str], seconds: float) -> None:

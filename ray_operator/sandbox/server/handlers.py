@@ -12,12 +12,12 @@ Decided against: aiohttp routes per resource (they cannot change after start).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from ray_operator.sandbox import errors, tables
@@ -49,7 +49,7 @@ from ray_operator.sandbox.server.watch import stream_expired, stream_watch
 from ray_operator.sandbox.storage.listing import ListOptions
 from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 VERSION_INFO = {
     "major": "1",
@@ -158,7 +158,7 @@ class Handlers:
             else:
                 raise
         except Exception as exc:  # every failure is answered as a Status; the server keeps running
-            log.exception("request %s %s failed", request.method, request.path)
+            log.exception("request_failed", method=request.method, path=request.path)
             response = error_response(errors.internal(f"Internal error occurred: {exc}"))
         entry["status"] = response.status
         return response

@@ -2,6 +2,8 @@
 
 The kubeconfig is written only once the server accepts requests, so a script that waits for the file
 can use it at once; it is removed again on exit so a stale file never points at a dead port.
+Log events (the sandbox logs with structlog) go to stderr from warning level up, so stdout carries only
+the ready line.
 Decided against: daemonizing or a PID file; the command runs in the foreground like ``kubectl proxy``.
 """
 
@@ -10,9 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
+
+import structlog
 
 from ray_operator.sandbox.server import Sandbox
 
@@ -35,6 +40,10 @@ async def serve(*, kubeconfig: Path, port: int, kubelet: bool, stop: asyncio.Eve
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
     try:
         return asyncio.run(
             serve(kubeconfig=Path(args.kubeconfig), port=int(args.port), kubelet=not bool(args.no_kubelet))

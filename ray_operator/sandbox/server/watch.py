@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.storage.store import Store, Watcher
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def _line(kind: str, obj: dict[str, Any]) -> bytes:
@@ -95,9 +95,9 @@ async def stream_watch(
                     next_bookmark = loop.time() + bookmark_interval
         await response.write_eof()
     except ConnectionError:
-        log.debug("watch client went away")
+        log.debug("watch_client_disconnected")
     except Exception as exc:  # a rendering bug ends this stream with an ERROR event, never the server
-        log.exception("watch stream failed")
+        log.exception("watch_stream_failed")
         error = errors.internal(f"Internal error occurred: {exc}")
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write(_line("ERROR", error.status()))
