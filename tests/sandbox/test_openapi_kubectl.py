@@ -1,7 +1,7 @@
 """The real kubectl against our OpenAPI documents: explain works and create trusts server-side validation.
 
 A minimal discovery stub (not the emulator) serves only what kubectl needs around the documents, so
-this checks openapi.py alone; the emulator's own kubectl tests cover the rest.
+this checks schema/openapi.py alone; the emulator's own kubectl tests cover the rest.
 """
 
 from __future__ import annotations
