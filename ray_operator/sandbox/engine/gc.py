@@ -8,8 +8,9 @@ owner goes once no ``blockOwnerDeletion`` dependent is left) and Orphan (``orpha
 from dependents); an object being deleted whose kind finishes its own deletion gets that turn first
 (``Strategy.finish_deletion``: namespace termination deletes the contents, then the namespace; CRD
 cleanup deletes its objects, then the CRD). It writes directly through the engine's internal calls,
-without admission, and a sweep is a full scan: simple and exact for test-sized stores rather than
-indexed like the real graph builder.
+without admission, and a sweep is a full scan.
+Decided against: an indexed dependency graph like the real graph builder; a full scan is simple and
+exact for test-sized stores.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ Decisions:
 * Images are reported the way containerd does (``docker.io/library/x:latest``) with a fake, stable
   ``imageID`` digest; no probes are run — readiness changes only through the control API.
 * Deleting a pod only waits out its grace period: there is nothing to stop.
+
+Decided against: simulating container lifecycles over time (restarts, probes, image pulls), which no
+operator test needs and which would make pod status depend on timing.
 """
 
 from __future__ import annotations

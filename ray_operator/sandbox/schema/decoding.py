@@ -6,6 +6,7 @@ Go struct field Pod.spec of type v1.PodSpec`` before any defaulting or validatio
 vendored v1.32 definitions (``schema/definitions.py``) to find the first such value; Quantity and IntOrString
 accept numbers and strings, and opaque types (RawExtension, FieldsV1) accept anything. Only JSON types are
 checked here: semantic validation of built-ins is not emulated.
+Decided against: a JSON-schema validator for this (its messages are not Go's decoder's, which kubectl prints).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ parsed and matched by ``ray_operator.apimachinery.selectors`` (the full grammar:
 ``in``, ``notin``, ``key``, ``!key``, ``<``, ``>``); this module only turns their errors into a 400.
 Field selectors support only the fields the real server indexes for each resource; any other field is a
 400 ``field label not supported``, as it is upstream.
+Decided against: indexes for field selectors; a list scans the objects of one resource, which is exact
+and fast enough for sandbox-sized stores.
 """
 
 from __future__ import annotations
