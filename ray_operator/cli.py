@@ -21,7 +21,7 @@ def _cmd_crd(args: argparse.Namespace) -> int:
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     if args.api_only:
-        from ray_operator.sandbox.main import run_sandbox_command
+        from ray_operator.sandbox.server.main import run_sandbox_command
 
         return run_sandbox_command(args)
     # The emulator together with the operator lives at the root: the sandbox package must not

@@ -3,6 +3,8 @@
 Every failure the emulator returns goes through ``ApiError`` so that kubectl prints
 ``Error from server (<Reason>): <message>`` and kubernetes_asyncio raises ``ApiException(status=code)``
 exactly as against kube-apiserver. Message formats follow apimachinery's ``errors.New*`` helpers.
+Decided against: aiohttp's HTTP exceptions as errors (their bodies are not ``Status`` objects, and
+kubectl would print them as unknown errors).
 """
 
 from __future__ import annotations

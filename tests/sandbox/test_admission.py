@@ -16,12 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ray_operator.sandbox import errors
-from ray_operator.sandbox.admission import (
-    AdmissionAttributes,
-    AdmissionChain,
-    AdmissionError,
-    limit_warnings,
-)
+from ray_operator.sandbox.admission import AdmissionAttributes, AdmissionChain, AdmissionError
+from ray_operator.sandbox.admission.review import limit_warnings
 from ray_operator.sandbox.resources import ResourceType
 from tests.sandbox.webhook_fixture import Tls, WebhookServer, allow, deny, make_tls, patch_response
 
@@ -721,7 +717,7 @@ def test_warnings_are_deduplicated_and_truncated_past_four_kib() -> None:
 
 
 def test_review_bodies_are_json_serialisable() -> None:
-    from ray_operator.sandbox.admission import build_review
+    from ray_operator.sandbox.admission.review import build_review
 
     body = build_review(
         attrs(sub_resource="status", operation="UPDATE", old=raycluster()), raycluster(), uid="u", version="v1"

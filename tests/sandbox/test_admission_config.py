@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ray_operator.sandbox.admission import validate_webhook_configuration
+from ray_operator.sandbox.admission.configuration import validate_webhook_configuration
 
 KUBERAY_VALIDATING: dict[str, Any] = {
     "apiVersion": "admissionregistration.k8s.io/v1",

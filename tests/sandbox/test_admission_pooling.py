@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ray_operator.sandbox.admission import SslContexts
+from ray_operator.sandbox.admission.transport import SslContexts
 from ray_operator.sandbox.server import Sandbox
 from tests.sandbox.webhook_fixture import WebhookServer, allow, make_tls
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ray_operator.sandbox.cel import CelError, check_rules, compile_rule, evaluate
+from ray_operator.sandbox.schema.cel import CelError, check_rules, compile_rule, evaluate
 
 
 def run(rule: str, self_value: Any, old: Any = None) -> Any:

@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ray_operator.sandbox.kubelet import (
-    allocate_ip,
-    desired_status,
-    image_id,
-    merge_patch_for,
-    qualified_image,
-)
+from ray_operator.sandbox.kubelet.agent import allocate_ip, merge_patch_for
+from ray_operator.sandbox.kubelet.fake import desired_status, image_id, qualified_image
 
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T00:05:00Z"

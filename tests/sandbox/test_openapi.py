@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray_operator.sandbox.openapi import build_group_version_document, build_openapi_v3_root
 from ray_operator.sandbox.resources import ResourceType
+from ray_operator.sandbox.schema.openapi import build_group_version_document, build_openapi_v3_root
 
 CR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -1,7 +1,7 @@
 """The real kubectl against our OpenAPI documents: explain works and create trusts server-side validation.
 
 A minimal discovery stub (not the emulator) serves only what kubectl needs around the documents, so
-this checks openapi.py alone; the emulator's own kubectl tests cover the rest.
+this checks schema/openapi.py alone; the emulator's own kubectl tests cover the rest.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ray_operator.sandbox.openapi import build_group_version_document, build_openapi_v3_root, group_version_path
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.smp import strategic_merge_patch
+from ray_operator.sandbox.schema.openapi import build_group_version_document, build_openapi_v3_root, group_version_path
+from ray_operator.sandbox.schema.smp import strategic_merge_patch
 from ray_operator.sandbox.tables import render_table
 
 from .test_openapi import ALL, RAYCLUSTERS

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ray_operator.sandbox import errors, protobuf
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.server import protobuf
 
 CONFIGMAP = (
     b'k8s\x00\n\x0f\n\x02v1\x12\tConfigMap\x12$\n\x12\n\x02cm\x12\x00\x1a\x00"\x00*\x002\x008\x00B\x00'

@@ -5,13 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 
-from ray_operator.sandbox import builtin_schemas
+from ray_operator.sandbox.schema import definitions as builtin_schemas
 
 
 def test_vendored_file_equals_regeneration() -> None:
     vendored = json.loads(gzip.decompress(builtin_schemas.vendored_path().read_bytes()))
     regenerated = json.loads(gzip.decompress(builtin_schemas.regenerate()))
-    assert vendored == regenerated, "run: python -m ray_operator.sandbox.builtin_schemas"
+    assert vendored == regenerated, "run: python -m ray_operator.sandbox.schema.definitions"
 
 
 def test_served_kinds_resolve_with_patch_metadata_and_descriptions() -> None:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from ray_operator.sandbox import errors, patching
-from ray_operator.sandbox.selectors import parse_field_selector, parse_label_selector
+from ray_operator.sandbox import errors
+from ray_operator.sandbox.schema import patching
+from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 
 LABELS = {"app": "ray", "tier": "head", "n": "5"}
 

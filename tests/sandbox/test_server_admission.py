@@ -14,8 +14,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from ray_operator.sandbox import tls
-from ray_operator.sandbox.server import Sandbox
+from ray_operator.sandbox.server import Sandbox, tls
 from ray_operator.sandbox.testing import Kubectl
 from tests.sandbox.test_client_core import CRD
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ray_operator.sandbox.errors import ApiError
-from ray_operator.sandbox.smp import strategic_merge_patch
+from ray_operator.sandbox.schema.smp import strategic_merge_patch
 
 
 def pod() -> dict[str, Any]:

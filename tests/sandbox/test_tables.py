@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.tables import find_values, human_duration, render_table
+from ray_operator.sandbox.tables import render_table
+from ray_operator.sandbox.tables.columns import human_duration
+from ray_operator.sandbox.tables.custom import find_values
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,0 +1,34 @@
+"""Secrets: ``stringData`` merged into base64 ``data`` and ``type: Opaque`` defaulted, as on write upstream.
+
+A client that writes ``stringData`` reads back only ``data``; an operator comparing the two must see
+the same here as on a real cluster.
+Decided against: checking the per-type required keys (``kubernetes.io/tls`` needs ``tls.crt``...), which
+no test of ours relies on.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+from ray_operator.sandbox.builtins.strategy import BuiltinStrategy
+from ray_operator.sandbox.resources import ResourceType
+
+
+def prepare_secret(secret: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``stringData`` into base64 ``data`` and default ``type: Opaque``."""
+    out = copy.deepcopy(secret)
+    out.setdefault("type", "Opaque")
+    string_data = out.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = out.setdefault("data", {}) or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        out["data"] = data
+    return out
+
+
+class SecretStrategy(BuiltinStrategy):
+    def defaults(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        return prepare_secret(obj)
