@@ -34,9 +34,10 @@ from typing import Any
 
 import structlog
 
+from ray_operator.kube.client import kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
-from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, kube_api_client, mode_error, run
+from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, mode_error, run
 from ray_operator.settings import Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
 

@@ -33,10 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import CollectorRegistry
 
+from ray_operator.kube.client import KubeconfigError, kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
 from ray_operator.probes import HandshakeOk, build_probe_app, webhook_ready_check
@@ -58,7 +58,6 @@ if TYPE_CHECKING:  # certs is imported when the operator starts, not when this m
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_USAGE = 2
-USER_AGENT = "ray-operator"
 
 log = structlog.get_logger("ray_operator.runtime")
 
@@ -101,58 +100,10 @@ def mode_error(mode: str) -> str | None:
     )
 
 
-def _with_default_timeout(api_client: Any, *, total: float) -> None:
-    """Give every request of ``api_client`` a timeout unless the caller set one."""
-    import aiohttp
-
-    rest = api_client.rest_client
-    original = rest.request
-    default = aiohttp.ClientTimeout(total=total, sock_connect=min(10.0, total))
-
-    async def request(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
-        return await original(*args, _request_timeout=_request_timeout or default, **kwargs)
-
-    rest.request = request
-
-
-@contextlib.asynccontextmanager
-async def kube_api_client(settings: Settings) -> AsyncIterator[Any]:
-    """A kubernetes_asyncio ``ApiClient``: ``--kubeconfig``, else in-cluster, else ``$KUBECONFIG``/~/.kube/config."""
-    from kubernetes_asyncio import client, config
-
-    configuration = client.Configuration()
-    try:
-        if settings.kubeconfig:
-            if not os.path.isfile(settings.kubeconfig):  # noqa: ASYNC240  # one stat, once, at start-up
-                raise KubeconfigError(
-                    f"kubeconfig {settings.kubeconfig} does not exist (flag --kubeconfig, env RAY_OPERATOR_KUBECONFIG)"
-                )
-            await config.load_kube_config(config_file=settings.kubeconfig, client_configuration=configuration)
-        else:
-            try:
-                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            except config.ConfigException:
-                await config.load_kube_config(client_configuration=configuration)
-    except config.ConfigException as exc:
-        where = settings.kubeconfig or "$KUBECONFIG or ~/.kube/config (not running in a cluster)"
-        raise KubeconfigError(f"cannot load a Kubernetes client configuration from {where}: {exc}") from exc
-    api = client.ApiClient(configuration)
-    api.user_agent = USER_AGENT  # lets audit logs (and the sandbox request log) tell the operator's calls apart
-    _with_default_timeout(api, total=settings.kube_request_timeout_seconds)
-    try:
-        yield api
-    finally:
-        await api.close()
-
-
 def _default_certificate_source_factory() -> tuple[CertificateSourceFactory, HandshakeOk]:
     from certs import handshake_ok, make_certificate_source
 
     return make_certificate_source, handshake_ok
-
-
-class KubeconfigError(Exception):
-    """No usable client configuration: a user error, reported without a traceback."""
 
 
 class _GracefulStop(Exception):

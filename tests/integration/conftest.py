@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from ray_operator.devstack import admission_round_trip, install, operator_settings
+from ray_operator.kube.client import kube_api_client
 from ray_operator.metrics import new_registry
-from ray_operator.runtime import EXIT_OK, RuntimeState, kube_api_client, run
+from ray_operator.runtime import EXIT_OK, RuntimeState, run
 from ray_operator.sandbox.server import Sandbox
 from ray_operator.settings import Settings
 

@@ -22,7 +22,7 @@ from cryptography import x509
 
 from certs import handshake_ok, make_certificate_source
 from ray_operator.devstack import operator_settings, probe_raycluster
-from ray_operator.runtime import kube_api_client
+from ray_operator.kube.client import kube_api_client
 from tests.integration.conftest import StackFactory
 
 

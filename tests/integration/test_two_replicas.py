@@ -23,7 +23,7 @@ from kubernetes_asyncio import client
 from certs import generate as g
 from certs import handshake_ok, make_certificate_source
 from ray_operator.devstack import admission_round_trip, operator_settings
-from ray_operator.runtime import kube_api_client
+from ray_operator.kube.client import kube_api_client
 from tests.integration.conftest import OperatorStack, StackFactory
 
 

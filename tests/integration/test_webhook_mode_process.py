@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ray_operator.devstack import admission_round_trip, install, operator_settings
-from ray_operator.runtime import USER_AGENT
+from ray_operator.kube.client import USER_AGENT
 from ray_operator.sandbox.server import Sandbox
 from ray_operator.sandbox.testing import Kubectl
 

@@ -268,7 +268,7 @@ async def test_api_calls_without_their_own_timeout_get_the_default(tmp_path: Pat
     """A hung API server must not hang the operator: calls time out after kube_request_timeout_seconds."""
     from aiohttp import web
 
-    from ray_operator.runtime import kube_api_client
+    from ray_operator.kube.client import kube_api_client
 
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(30)
