@@ -242,3 +242,22 @@ async def test_service_status_is_written_only_through_its_subresource(sandbox: S
             written = await resp.json()
     assert written["status"] == ingress["status"]
     assert written["spec"]["sessionAffinity"] == "None"  # a status write leaves the spec alone
+
+
+async def test_a_429_fault_can_carry_retry_after_as_the_api_server_sends_it(sandbox: Sandbox) -> None:
+    """API priority and fairness answers 429 with ``Retry-After`` and ``details.retryAfterSeconds``."""
+    sandbox.control.inject_fault(method="GET", path="/configmaps$", status=429, message="slow down", retry_after=3)
+    url = f"{sandbox.url}/api/v1/namespaces/default/configmaps"
+    ssl = sandbox.client_ssl_context() or True
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {sandbox.token}"}) as http:
+        async with http.get(url, ssl=ssl) as resp:
+            assert resp.status == 429
+            assert resp.headers["Retry-After"] == "3"
+            assert (await resp.json())["details"] == {"retryAfterSeconds": 3}
+        async with http.get(url, ssl=ssl) as resp:
+            assert resp.status == 200 and "Retry-After" not in resp.headers
+        fault = {"method": "GET", "path": "/configmaps$", "status": 429, "retryAfter": 1}
+        async with http.post(f"{sandbox.url}/_sandbox/faults", json=fault, ssl=ssl) as resp:
+            assert resp.status == 200 and (await resp.json())["retryAfter"] == 1
+        async with http.get(url, ssl=ssl) as resp:
+            assert resp.status == 429 and resp.headers["Retry-After"] == "1"

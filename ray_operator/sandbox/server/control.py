@@ -5,7 +5,8 @@ operations are offered in Python (``sb.control``) and over HTTP under ``/_sandbo
 ``requests``, ``admission-log``, ``compact``, ``faults``, ``kubelet``, ``settle``, ``clock``) for
 out-of-process users of ``ray-operator sandbox``. It is kept apart from the Kubernetes paths so that no real client can
 hit it by accident. Faults match the method and a path regular expression and apply to the next N
-matching Kubernetes requests (never to control requests).
+matching Kubernetes requests (never to control requests); a fault's ``retry_after`` (``retryAfter`` over
+HTTP) adds the ``Retry-After`` header and ``details.retryAfterSeconds`` an API server sends with a 429.
 Decided against: putting these hooks on Kubernetes paths or behind annotations, where a real client could
 trigger them.
 """
@@ -53,13 +54,23 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     message: str = "injected fault"
+    retry_after: int | None = None
+    """Seconds sent as ``Retry-After`` and ``details.retryAfterSeconds``, as the API server does with 429s."""
 
     def matches(self, method: str, path: str) -> bool:
         return self.count > 0 and self.method in ("*", method.upper()) and re.search(self.path, path) is not None
 
     def error(self) -> errors.ApiError:
         code = self.status or 500
-        return errors.ApiError(code=code, reason=_REASONS.get(code, "InternalError"), message=self.message)
+        if self.retry_after is None:
+            return errors.ApiError(code=code, reason=_REASONS.get(code, "InternalError"), message=self.message)
+        return errors.ApiError(
+            code=code,
+            reason=_REASONS.get(code, "InternalError"),
+            message=self.message,
+            details={"retryAfterSeconds": self.retry_after},
+            headers={"Retry-After": str(self.retry_after)},
+        )
 
 
 LOG_SIZE = 10000
@@ -146,9 +157,17 @@ class Control:
         delay: float = 0.0,
         drop: bool = False,
         message: str = "injected fault",
+        retry_after: int | None = None,
     ) -> Fault:
         fault = Fault(
-            method=method.upper(), path=path, count=count, status=status, delay=delay, drop=drop, message=message
+            method=method.upper(),
+            path=path,
+            count=count,
+            status=status,
+            delay=delay,
+            drop=drop,
+            message=message,
+            retry_after=retry_after,
         )
         re.compile(path)
         self.faults.append(fault)
@@ -231,14 +250,18 @@ class Control:
     async def _http_fault(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         if not isinstance(body, dict):
-            raise errors.bad_request("a fault is an object: method, path, count, status, delay, drop, message")
-        try:
-            fault = self.inject_fault(
-                **{k: body[k] for k in ("method", "path", "count", "status", "delay", "drop", "message") if k in body}
+            raise errors.bad_request(
+                "a fault is an object: method, path, count, status, delay, drop, message, retryAfter"
             )
+        keys = {k: k for k in ("method", "path", "count", "status", "delay", "drop", "message")}
+        keys["retryAfter"] = "retry_after"
+        try:
+            fault = self.inject_fault(**{name: body[k] for k, name in keys.items() if k in body})
         except (TypeError, re.error) as exc:
             raise errors.bad_request(f"invalid fault: {exc}") from exc
-        return web.json_response(asdict(fault))
+        answer = asdict(fault)
+        answer["retryAfter"] = answer.pop("retry_after")
+        return web.json_response(answer)
 
     async def _http_clear_faults(self, request: web.Request) -> web.Response:
         self.clear_faults()
