@@ -24,8 +24,9 @@ Every request has a timeout: a list page ``request_timeout_seconds`` in total; a
 connection by that and its silence by the watchdog. The server-side ``labelSelector``/``fieldSelector``
 narrow what is sent; ``keep(obj)`` drops what the selectors cannot express (an object that stops being
 kept is deleted from the cache); ``transform(obj)`` trims what is stored (default: drop
-``metadata.managedFields``, often half a pod's size). Objects are the dicts ``json.loads`` made, changed
-in place: no copies. ``synced`` is set once every namespace's first list is complete.
+``metadata.managedFields``, often half a pod's size); an exception from either is a bug and ends
+``run()`` with it, loudly, rather than leaving a cache that silently misses objects. Objects are the
+dicts ``json.loads`` made, changed in place: no copies. ``synced`` is set once every namespace's first list is complete.
 
 It counts lists, relists, watches and watch restarts by reason (``stats``, and an optional
 ``ReflectorObserver`` for metrics later).
@@ -267,7 +268,7 @@ class Reflector:
                 scope.rv = None
             except ApiError as exc:
                 self.stats.errors += 1
-                if exc.code == 410:
+                if exc.code == 410 and watched:
                     reason = "expired"
                     log.info("watch_expired_relisting", resource_version=scope.rv, message=exc.message)
                     scope.rv = None

@@ -461,3 +461,20 @@ async def test_a_custom_resource_is_reflected_like_a_built_in(sandbox: Sandbox, 
             "example.com", "v1", "default", "widgets", "w1", {"size": 4}, _content_type="application/merge-patch+json"
         )
         await eventually(lambda: (cache.get("default", "w1") or {}).get("size") == 4, what="the patched widget")
+
+
+async def test_a_410_on_the_list_itself_backs_off_instead_of_spinning(sandbox: Sandbox, api_client: Any) -> None:
+    """Only a watch's 410 means 'relist now'; a list answered 410 is an error like any other."""
+    from ray_operator.kube.backoff import BackoffPolicy
+
+    sandbox.control.inject_fault(method="GET", path=f"^{POD_PATH}$", status=410, count=100000)
+    config = fast_config(backoff=BackoffPolicy(initial_seconds=0.05, max_seconds=0.1, jitter=0))
+    reflector = Reflector(api_client=api_client, resource=PODS, namespaces=["default"], config=config)
+    task = asyncio.create_task(reflector.run())
+    await asyncio.sleep(0.4)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    attempts = len(requests_to(sandbox, POD_PATH))
+    assert 2 <= attempts <= 8, f"{attempts} list attempts in 0.4 s"
+    assert not reflector.synced.is_set()
