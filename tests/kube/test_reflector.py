@@ -108,9 +108,9 @@ async def test_a_silent_watch_is_restarted_by_the_watchdog(sandbox: Sandbox, api
     )
     async with running(reflector):
         await eventually(lambda: reflector.stats.watch_restarts["inactivity"] >= 2, what="watchdog restarts")
+        await eventually(lambda: len(requests_to(sandbox, "/api/v1/pods", watch=True)) >= 3, what="the re-watches")
         assert reflector.stats.relists == 0, "a restart resumes from the last resourceVersion"
         watches = requests_to(sandbox, "/api/v1/pods", watch=True)
-        assert len(watches) >= 3
         assert all(w["query"]["resourceVersion"] == watches[0]["query"]["resourceVersion"] for w in watches)
         await core.create_namespaced_pod("default", pod("after-restarts"))
         await eventually(lambda: cache.get("default", "after-restarts") is not None, what="the pod after restarts")
