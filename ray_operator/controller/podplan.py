@@ -1,0 +1,301 @@
+"""Which pods to create and delete: pure decisions from the pods the cache holds and the desired counts.
+
+The reconciler asks two questions per pass, once for the head and once per worker group: which pods are
+wrong (dead, surplus, asked for by the autoscaler) and how many are missing. Both answers are pure
+functions of the observed pods, so every rule of KubeRay's pod reconciliation (reference §2.12, §2.13)
+is unit-tested here without an API server, and the reconciler only turns a plan into API calls.
+
+Rules, and where they differ from KubeRay on purpose:
+
+* A pod being deleted (``deletionTimestamp`` set) no longer counts: its replacement is created while it
+  terminates, as KubeRay does.
+* A pod in phase ``Failed`` or ``Succeeded`` is deleted; so is a ``Running`` pod whose Ray container has
+  terminated when its ``restartPolicy`` is ``Never`` (with ``Always``/``OnFailure`` the kubelet restarts it).
+  A pass that deletes an unhealthy pod creates nothing; the next pass, once the cache has seen the deletion,
+  creates the replacement (no pod is ever created against a count that is about to change).
+* ``workersToDelete`` names are honoured **only for pods of this group of this cluster** (KubeRay deletes any
+  pod of that name in the namespace); other names are reported back so the caller can say so.
+* Scale-down without the autoscaler removes pods that are not ready first, then the newest, instead of the
+  first N in list order: the pods doing work survive. With the autoscaler on, surplus pods are never removed
+  here (the autoscaler names them through ``workersToDelete``).
+* Two or more live head pods (possible only after a manual create or a cache that lagged a delete): the
+  oldest is kept and the others deleted, instead of KubeRay's endless "please delete extra head pods" error.
+* New worker pods get the lowest free ``ray.io/worker-group-replica-index``. Multi-host groups are created,
+  repaired and removed one whole replica (``numOfHosts`` pods sharing a ``ray.io/worker-group-replica-name``)
+  at a time; an incomplete replica is deleted whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ray_operator.api import constants as c
+
+__all__ = [
+    "CreateWorker",
+    "DeletePod",
+    "GroupPlan",
+    "HeadPlan",
+    "is_terminating",
+    "plan_head",
+    "plan_worker_group",
+    "unhealthy_reason",
+]
+
+Pod = Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeletePod:
+    name: str
+    uid: str
+    """Sent as a delete precondition: a pod recreated under the same name is never the one deleted."""
+    why: str
+    """Why it goes, for the event and the log: ``"phase Failed"``, ``"listed in workersToDelete"``, ..."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateWorker:
+    replica_index: int
+    """Value of ``ray.io/worker-group-replica-index``: the lowest index no live pod of the group holds."""
+    replica_name: str | None = None
+    """Multi-host groups only: the ``ray.io/worker-group-replica-name`` shared by the replica's pods."""
+    host_index: int | None = None
+    """Multi-host groups only: ``ray.io/replica-host-index``, 0 to numOfHosts - 1."""
+
+
+@dataclass(kw_only=True)
+class GroupPlan:
+    deletes: list[DeletePod] = field(default_factory=list)
+    creates: list[CreateWorker] = field(default_factory=list)
+    ignored_workers_to_delete: list[str] = field(default_factory=list)
+    """``workersToDelete`` names that are not live pods of this group (gone already, or someone else's)."""
+    repaired: bool = False
+    """True when the plan deletes broken pods; nothing is created in such a pass."""
+
+
+@dataclass(kw_only=True)
+class HeadPlan:
+    create: bool = False
+    deletes: list[DeletePod] = field(default_factory=list)
+    extra_heads: int = 0
+    """How many surplus live head pods the plan deletes (more than one head is never right)."""
+
+
+def _meta(pod: Pod) -> Mapping[str, Any]:
+    meta = pod.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _labels(pod: Pod) -> Mapping[str, Any]:
+    labels = _meta(pod).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def _name(pod: Pod) -> str:
+    return str(_meta(pod).get("name", ""))
+
+
+def _status(pod: Pod) -> Mapping[str, Any]:
+    status = pod.get("status")
+    return status if isinstance(status, Mapping) else {}
+
+
+def is_terminating(pod: Pod) -> bool:
+    return bool(_meta(pod).get("deletionTimestamp"))
+
+
+def _delete(pod: Pod, why: str) -> DeletePod:
+    return DeletePod(name=_name(pod), uid=str(_meta(pod).get("uid", "")), why=why)
+
+
+def _ray_container_name(pod: Pod) -> str | None:
+    spec = pod.get("spec")
+    containers = spec.get("containers") if isinstance(spec, Mapping) else None
+    if isinstance(containers, list) and containers and isinstance(containers[c.RAY_CONTAINER_INDEX], Mapping):
+        name = containers[c.RAY_CONTAINER_INDEX].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def unhealthy_reason(pod: Pod) -> str | None:
+    """Why ``pod`` must be deleted and replaced (reference §2.12), or None when it is to be kept."""
+    phase = _status(pod).get("phase")
+    if phase in ("Failed", "Succeeded"):
+        return f"phase {phase}"
+    if phase != "Running":
+        return None
+    spec = pod.get("spec")
+    restart = spec.get("restartPolicy", "Always") if isinstance(spec, Mapping) else "Always"
+    if restart != "Never":
+        return None  # the kubelet restarts the container
+    ray_name = _ray_container_name(pod)
+    statuses = _status(pod).get("containerStatuses")
+    for status in statuses if isinstance(statuses, list) else []:
+        if not isinstance(status, Mapping) or status.get("name") != ray_name:
+            continue
+        state = status.get("state")
+        terminated = state.get("terminated") if isinstance(state, Mapping) else None
+        if isinstance(terminated, Mapping):
+            code = terminated.get("exitCode")
+            return f"Ray container {ray_name} terminated (exit code {code}) and restartPolicy is Never"
+    return None
+
+
+def _is_ready(pod: Pod) -> bool:
+    if _status(pod).get("phase") != "Running":
+        return False
+    conditions = _status(pod).get("conditions")
+    for condition in conditions if isinstance(conditions, list) else []:
+        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return False
+
+
+def _age_key(pod: Pod) -> tuple[str, str]:
+    """Sorts oldest first: RFC 3339 timestamps of one server compare as strings; the name breaks ties."""
+    return (str(_meta(pod).get("creationTimestamp", "")), _name(pod))
+
+
+def _scale_down_order(pods: Iterable[Pod]) -> list[Pod]:
+    """Pods to remove first: not ready before ready, then newest before oldest."""
+    newest_first = sorted(pods, key=_age_key, reverse=True)
+    return sorted(newest_first, key=_is_ready)  # stable: keeps newest-first within each readiness class
+
+
+def _replica_index(pod: Pod) -> int | None:
+    raw = _labels(pod).get(c.RAY_WORKER_GROUP_REPLICA_INDEX_LABEL)
+    try:
+        return int(str(raw))
+    except ValueError:
+        return None
+
+
+def _free_indexes(taken: Iterable[int | None]) -> Iterable[int]:
+    used = {index for index in taken if index is not None}
+    candidate = 0
+    while True:
+        if candidate not in used:
+            yield candidate
+        candidate += 1
+
+
+def plan_head(*, heads: Sequence[Pod], provisioned: bool, restart_disabled: bool) -> HeadPlan:
+    """The head of one cluster: replace it when it died, create it when missing, keep exactly one.
+
+    ``provisioned`` and ``restart_disabled`` carry KubeRay's sidecar-RayJob rule: once the cluster was
+    provisioned, a head that is gone is not recreated when ``ray.io/disable-provisioned-head-restart`` is set.
+    """
+    plan = HeadPlan()
+    live = [pod for pod in heads if not is_terminating(pod)]
+    broken = [(pod, why) for pod in live if (why := unhealthy_reason(pod)) is not None]
+    if broken:
+        plan.deletes = [_delete(pod, why) for pod, why in broken]
+        return plan
+    if len(live) > 1:
+        keep, *extra = sorted(live, key=_age_key)
+        plan.deletes = [_delete(pod, f"a second head pod; {_name(keep)} is kept") for pod in extra]
+        plan.extra_heads = len(extra)
+        return plan
+    plan.create = not live and not (provisioned and restart_disabled)
+    return plan
+
+
+def plan_worker_group(
+    *,
+    pods: Sequence[Pod],
+    desired_pods: int,
+    num_of_hosts: int,
+    suspended: bool,
+    workers_to_delete: Sequence[str],
+    may_scale_down: bool,
+    new_replica_name: Callable[[], str],
+) -> GroupPlan:
+    """The pods of one worker group: what to delete and what to create so that ``desired_pods`` run.
+
+    ``desired_pods`` is clamp(replicas, min, max) x numOfHosts, 0 when the group is suspended.
+    ``new_replica_name`` returns a fresh ``<group>-<suffix>`` for each new multi-host replica.
+    """
+    live = [pod for pod in pods if not is_terminating(pod)]
+    if suspended:
+        return GroupPlan(deletes=[_delete(pod, "the worker group is suspended") for pod in live])
+    if num_of_hosts > 1:
+        return _plan_multi_host(
+            live=live,
+            desired_replicas=desired_pods // num_of_hosts,
+            num_of_hosts=num_of_hosts,
+            workers_to_delete=workers_to_delete,
+            may_scale_down=may_scale_down,
+            new_replica_name=new_replica_name,
+        )
+    broken = [(pod, why) for pod in live if (why := unhealthy_reason(pod)) is not None]
+    if broken:
+        return GroupPlan(deletes=[_delete(pod, why) for pod, why in broken], repaired=True)
+    plan = GroupPlan()
+    by_name = {_name(pod): pod for pod in live}
+    for name in dict.fromkeys(workers_to_delete):
+        if name in by_name:
+            plan.deletes.append(_delete(by_name.pop(name), "listed in workersToDelete"))
+        else:
+            plan.ignored_workers_to_delete.append(name)
+    remaining = list(by_name.values())
+    missing = desired_pods - len(remaining)
+    if missing > 0:
+        free = iter(_free_indexes(_replica_index(pod) for pod in remaining))
+        plan.creates = [CreateWorker(replica_index=next(free)) for _ in range(missing)]
+    elif missing < 0 and may_scale_down:
+        plan.deletes.extend(_delete(pod, "scaling down") for pod in _scale_down_order(remaining)[:-missing])
+    return plan
+
+
+def _plan_multi_host(
+    *,
+    live: list[Pod],
+    desired_replicas: int,
+    num_of_hosts: int,
+    workers_to_delete: Sequence[str],
+    may_scale_down: bool,
+    new_replica_name: Callable[[], str],
+) -> GroupPlan:
+    replicas: dict[str, list[Pod]] = {}
+    for pod in live:
+        replica = str(_labels(pod).get(c.RAY_WORKER_GROUP_REPLICA_NAME_LABEL) or "")
+        replicas.setdefault(replica, []).append(pod)
+    plan = GroupPlan()
+    for replica, members in replicas.items():
+        if not replica or len(members) != num_of_hosts:
+            incomplete = f"replica {replica or '(unnamed)'} has {len(members)} of {num_of_hosts} hosts"
+            plan.deletes.extend(_delete(pod, incomplete) for pod in members)
+            continue
+        sick = next(((pod, why) for pod in members if (why := unhealthy_reason(pod)) is not None), None)
+        if sick is not None:
+            lost = f"replica {replica} lost host {_name(sick[0])}: {sick[1]}"
+            plan.deletes.extend(_delete(pod, lost) for pod in members)
+    if plan.deletes:
+        plan.repaired = True
+        return plan
+    names = {_name(pod): replica for replica, members in replicas.items() for pod in members}
+    for name in dict.fromkeys(workers_to_delete):
+        holder = names.get(name)
+        if holder is None:
+            plan.ignored_workers_to_delete.append(name)
+        elif holder in replicas:
+            listed = f"replica {holder} holds {name} (workersToDelete)"
+            plan.deletes.extend(_delete(pod, listed) for pod in replicas.pop(holder))
+    missing = desired_replicas - len(replicas)
+    if missing > 0:
+        free = iter(_free_indexes(_replica_index(members[0]) for members in replicas.values()))
+        for _ in range(missing):
+            index, name = next(free), new_replica_name()
+            plan.creates.extend(
+                CreateWorker(replica_index=index, replica_name=name, host_index=host) for host in range(num_of_hosts)
+            )
+    elif missing < 0 and may_scale_down:
+        # A replica is ready only when all its hosts are; among equals the newest goes first.
+        newest_first = sorted(replicas, key=lambda r: max(_age_key(pod) for pod in replicas[r]), reverse=True)
+        order = sorted(newest_first, key=lambda r: all(_is_ready(pod) for pod in replicas[r]))
+        for replica in order[:-missing]:
+            plan.deletes.extend(_delete(pod, f"scaling down replica {replica}") for pod in replicas[replica])
+    return plan
