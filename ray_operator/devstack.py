@@ -3,12 +3,16 @@
 It starts the sandbox (fake kubelet on unless ``--no-kubelet``), installs what a cluster install
 would - the RayCluster CRD, the ``ray-system`` namespace, the webhook Service and the validating and
 mutating webhook configurations - routes the Service to the local webhook server, and runs the
-operator runtime in webhook mode beside it. Certificates are bootstrapped *through the emulator*
-exactly as in a cluster: the self-signed source writes its Secret there and injects the caBundle into
-the two configurations, and the emulator then calls the webhooks over TLS verified against it.
+operator runtime beside it, by default in ``--mode all``: the webhooks and the reconciler, so a
+RayCluster created with kubectl becomes head and worker pods that the fake kubelet runs.
+Certificates are bootstrapped *through the emulator* exactly as in a cluster: the self-signed source
+writes its Secret there and injects the caBundle into the two configurations, and the emulator then
+calls the webhooks over TLS verified against it.
 
 The kubeconfig file is written only after a server-side dry-run create of a RayCluster has gone
-through both webhooks, so whoever waits for the file can use kubectl at once. Runs until SIGINT or
+through both webhooks and the reconciler's caches have synced, so whoever waits for the file can use
+kubectl at once. With ``--mode controller`` no webhook runs and no webhook configuration is installed
+(with ``failurePolicy: Fail`` it would refuse every RayCluster). Runs until SIGINT or
 SIGTERM, then exits 0 and removes the file; a stop requested while starting ends it at once (the
 round trip may otherwise retry for a minute) and the file is never written.
 
@@ -37,8 +41,8 @@ import structlog
 from ray_operator.kube.client import kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
-from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, mode_error, run
-from ray_operator.settings import Settings
+from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, RuntimeState, run
+from ray_operator.settings import Mode, Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
 
 log = structlog.get_logger("ray_operator.devstack")
@@ -133,8 +137,8 @@ async def _create(call: Callable[..., Any], **kwargs: Any) -> None:
             raise
 
 
-async def install(api_client: Any, settings: Settings) -> None:
-    """CRD, namespace, webhook Service and configurations; objects that already exist are left alone."""
+async def install(api_client: Any, settings: Settings, *, webhooks: bool = True) -> None:
+    """CRD, namespace, and (``webhooks``) the webhook Service and configurations; existing objects are left alone."""
     from kubernetes_asyncio import client
 
     from ray_operator.api.crd import build_crd
@@ -144,6 +148,8 @@ async def install(api_client: Any, settings: Settings) -> None:
     await _create(
         core.create_namespace, body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.namespace}}
     )
+    if not webhooks:
+        return
     admission = client.AdmissionregistrationV1Api(api_client)
     for obj in webhook_resources(settings):
         if obj["kind"] == "Service":
@@ -174,9 +180,9 @@ async def admission_round_trip(api_client: Any, *, deadline_seconds: float = ROU
     raise RuntimeError(f"the webhooks did not admit a RayCluster within {deadline_seconds:.0f}s; last error: {last}")
 
 
-def operator_settings(*, kubeconfig: Path) -> Settings:
+def operator_settings(*, kubeconfig: Path, mode: Mode = "all") -> Settings:
     return Settings(
-        mode="webhook",
+        mode=mode,
         kubeconfig=str(kubeconfig),
         webhook_host="127.0.0.1",
         webhook_port=0,
@@ -189,21 +195,26 @@ def operator_settings(*, kubeconfig: Path) -> Settings:
 
 
 def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool, settings: Settings) -> str:
-    return "\n".join(
-        [
-            f"ray-operator sandbox is ready: API server {url}, operator in webhook mode.",
-            f"  kubeconfig:  {kubeconfig}",
-            f"  try:         kubectl --kubeconfig {kubeconfig} apply -f samples/ray_v1_raycluster.mini.yaml",
-            f"               kubectl --kubeconfig {kubeconfig} get rayclusters -o yaml",
+    lines = [
+        f"ray-operator sandbox is ready: API server {url}, operator in {settings.mode} mode.",
+        f"  kubeconfig:  {kubeconfig}",
+        f"  try:         kubectl --kubeconfig {kubeconfig} apply -f samples/ray_v1_raycluster.mini.yaml",
+        f"               kubectl --kubeconfig {kubeconfig} get rayclusters,pods,services",
+    ]
+    if settings.mode != "controller":
+        lines.append(
             f"  webhook:     https://127.0.0.1:{state.webhook_port} "
-            f"(Service {settings.namespace}/{settings.webhook_service_name})",
-            f"  probes:      http://127.0.0.1:{state.probe_port}/readyz   metrics: "
-            f"http://127.0.0.1:{state.metrics_port}/metrics",
-            f"  fake kubelet: {'on' if kubelet else 'off'}",
-            "  RayClusters are validated and defaulted; the reconciler is not built yet, so no pods are created.",
-            "  Stop with Ctrl-C.",
-        ]
-    )
+            f"(Service {settings.namespace}/{settings.webhook_service_name})"
+        )
+    lines += [
+        f"  probes:      http://127.0.0.1:{state.probe_port}/readyz   metrics: "
+        f"http://127.0.0.1:{state.metrics_port}/metrics",
+        f"  fake kubelet: {'on: pods become Running and Ready' if kubelet else 'off: pods stay Pending'}",
+    ]
+    if settings.mode == "webhook":
+        lines.append("  RayClusters are validated and defaulted; no controller runs in webhook mode: no pods are made.")
+    lines.append("  Stop with Ctrl-C.")
+    return "\n".join(lines)
 
 
 async def run_devstack(
@@ -211,16 +222,12 @@ async def run_devstack(
     kubeconfig: Path,
     port: int = 0,
     kubelet: bool = True,
-    mode: str = "webhook",
+    mode: Mode = "all",
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
     state: RuntimeState | None = None,
 ) -> int:
     """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code."""
-    problem = mode_error(mode)
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return EXIT_USAGE
     from ray_operator.sandbox.server import Sandbox
 
     done = stop or asyncio.Event()
@@ -260,10 +267,25 @@ async def run_devstack(
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
             async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
                 internal = sb.write_kubeconfig(Path(tmp) / "operator.kubeconfig")
-                settings = operator_settings(kubeconfig=internal)
+                settings = operator_settings(kubeconfig=internal, mode=mode)
+                webhooks = mode != "controller"
                 async with kube_api_client(settings) as api_client:
-                    await install(api_client, settings)
+                    await install(api_client, settings, webhooks=webhooks)
                 operator = asyncio.create_task(run(settings, state=st, handle_signals=False), name="operator")
+                if mode != "webhook" and not await until_stopped(asyncio.ensure_future(controller_synced(st))):
+                    if operator.done():
+                        log.error("devstack_failed", reason="the operator stopped before its caches synced")
+                        return operator.result() or EXIT_CRASHED
+                    return await stop_operator()
+                if not webhooks:
+                    written = sb.write_kubeconfig(kubeconfig)
+                    usage = usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings)
+                    print(usage, flush=True)
+                    await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    if not stopper.done():
+                        log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
+                        return operator.result() or EXIT_CRASHED
+                    return await stop_operator()
                 if not await until_stopped(asyncio.ensure_future(st.webhook_serving.wait())):
                     if operator.done():
                         log.error("devstack_failed", reason="the operator stopped before its webhook served")
@@ -313,16 +335,22 @@ async def run_devstack(
                 written.unlink()
 
 
+async def controller_synced(state: RuntimeState) -> None:
+    """Wait until the operator's controller exists and its caches are complete."""
+    await state.controller_created.wait()
+    assert state.controller is not None
+    await state.controller.synced.wait()
+
+
 def run_devstack_command(args: argparse.Namespace) -> int:
-    """``ray-operator sandbox [--mode webhook] --kubeconfig FILE`` (not ``--api-only``)."""
-    problem = mode_error(str(args.mode))
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return EXIT_USAGE
+    """``ray-operator sandbox [--mode all|webhook|controller] --kubeconfig FILE`` (not ``--api-only``)."""
     configure_logging(level="info", fmt="auto")
+    mode: Mode = args.mode
     try:
         return asyncio.run(
-            run_devstack(kubeconfig=Path(args.kubeconfig), port=int(args.port), kubelet=not bool(args.no_kubelet))
+            run_devstack(
+                kubeconfig=Path(args.kubeconfig), port=int(args.port), kubelet=not bool(args.no_kubelet), mode=mode
+            )
         )
     except OSError as exc:
         print(f"error: cannot start the sandbox on port {args.port}: {exc}", file=sys.stderr)

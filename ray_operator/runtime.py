@@ -7,9 +7,13 @@
 * **probes** - ``/healthz`` and ``/readyz`` (ready only once the webhook completes a verified handshake);
 * **metrics** - ``/metrics`` with controller-runtime's metric names.
 
-``--mode webhook`` is all there is today: no leader election, no reconciliation, no pod writes. The
-reconciler is not built yet, so ``--mode all`` (the default) and ``--mode controller`` stop at once
-with exit code 2 and say so rather than run a webhook and pretend to reconcile.
+* **controller** - in ``--mode all`` (the default) and ``--mode controller``: the RayCluster
+  reconciler (``ray_operator.controller.manager``), whose reflectors must have synced before
+  ``/readyz`` passes.
+
+``--mode webhook`` runs no controller: no reflectors, no pod writes. ``--mode controller`` runs no
+webhook and no certificate manager (the webhook replicas own the certificates). Leader election is
+not built yet, so the controller runs on every replica that has it: run one such replica.
 
 A root task that raises - or returns, which for a serve-forever task is also a failure - cancels
 the others and the process exits 1 after one ``root_task_crashed`` log line naming the task.
@@ -34,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -46,14 +51,16 @@ from prometheus_client import CollectorRegistry
 from ray_operator.kube.client import KubeconfigError, kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
-from ray_operator.probes import HandshakeOk, build_probe_app, webhook_ready_check
+from ray_operator.probes import Check, HandshakeOk, build_probe_app, webhook_ready_check
 from ray_operator.settings import Settings, settings_from
 from webhook.app import build_app
 from webhook.rules import Rules
 from webhook.server import HttpsServer
 
-if TYPE_CHECKING:  # certs is imported when the operator starts, not when this module is
+if TYPE_CHECKING:  # certs and the controller are imported when the operator starts, not when this module is
     from certs import CertConfig, CertificateSource
+    from ray_operator.controller.context import ReconcilerConfig
+    from ray_operator.controller.manager import RayClusterController
 
 EXIT_OK = 0
 EXIT_CRASHED = 1
@@ -89,14 +96,55 @@ def certificate_config(settings: Settings) -> CertConfig:
     )
 
 
-def mode_error(mode: str) -> str | None:
-    """The message for a mode this build cannot run, or ``None`` for ``webhook``."""
-    if mode == "webhook":
-        return None
-    return (
-        f"ray-operator: --mode {mode} needs the RayCluster reconciler, which is not built yet. "
-        "Run with --mode webhook (env RAY_OPERATOR_MODE=webhook) for the admission webhooks, "
-        "probes, metrics and certificates."
+def reconciler_config(settings: Settings) -> ReconcilerConfig:
+    """The operator's settings in the controller's terms (the builders' switches among them)."""
+    from ray_operator import __version__
+    from ray_operator.builders.config import BuildConfig
+    from ray_operator.controller.context import ReconcilerConfig
+
+    build = BuildConfig(
+        operator_version=__version__,
+        cluster_domain=settings.cluster_domain,
+        enable_init_container_injection=settings.enable_init_container_injection,
+        enable_probes_injection=settings.enable_probes_injection,
+        enable_login_shell=settings.enable_login_shell,
+        enable_head_cluster_ip_service=settings.enable_head_cluster_ip_service,
+        enable_deterministic_head_pod_name=settings.enable_deterministic_head_pod_name,
+        enable_gcs_ft_redis_cleanup=settings.enable_gcs_ft_redis_cleanup,
+        enable_random_pod_delete=settings.enable_random_pod_delete,
+    )
+    return ReconcilerConfig(
+        build=build,
+        resync_seconds=settings.resync_seconds,
+        short_requeue_seconds=settings.requeue_seconds,
+        create_concurrency=settings.pod_create_concurrency,
+    )
+
+
+def watched_namespaces(settings: Settings) -> list[str] | None:
+    """``--watch-namespace a,b`` as a list; ``None`` (all namespaces) when unset or empty."""
+    names = [name.strip() for name in (settings.watch_namespace or "").split(",") if name.strip()]
+    return names or None
+
+
+def build_controller(settings: Settings, api_client: Any) -> RayClusterController:
+    from ray_operator.controller.manager import RayClusterController
+    from ray_operator.kube.reflector import ReflectorConfig
+
+    return RayClusterController(
+        api_client=api_client,
+        config=reconciler_config(settings),
+        identity=socket.gethostname(),
+        namespaces=watched_namespaces(settings),
+        concurrency=settings.reconcile_concurrency,
+        request_timeout_seconds=settings.kube_request_timeout_seconds,
+        reflector_config=ReflectorConfig(
+            page_size=settings.list_page_size,
+            request_timeout_seconds=settings.kube_request_timeout_seconds,
+            inactivity_timeout_seconds=settings.watch_inactivity_timeout_seconds,
+        ),
+        expectations_timeout_seconds=settings.expectations_timeout_seconds,
+        logger=structlog.get_logger("ray_operator.controller"),
     )
 
 
@@ -126,6 +174,10 @@ class RuntimeState:
     webhook_serving: asyncio.Event = field(default_factory=asyncio.Event)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
+    controller: RayClusterController | None = None
+    """The running controller (``--mode all`` or ``controller``), for readiness and tests."""
+    controller_created: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once ``controller`` is assigned (its caches sync later: ``controller.synced``)."""
 
 
 async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
@@ -151,10 +203,6 @@ async def run(
     handle_signals: bool = True,
 ) -> int:
     """Run the operator until stopped; returns the process exit code."""
-    problem = mode_error(settings.mode)
-    if problem is not None:
-        log.error("mode_not_available", mode=settings.mode, message=problem)
-        return EXIT_USAGE
     if certificate_source_factory is None or handshake_ok is None:
         default_factory, default_handshake = _default_certificate_source_factory()
         certificate_source_factory = certificate_source_factory or default_factory
@@ -168,7 +216,11 @@ async def run(
                 loop.add_signal_handler(sig, _request_stop, st, sig)
                 installed.append(sig)
     log.info(
-        "operator_starting", mode=settings.mode, leader_election="off (webhook mode)", namespace=settings.namespace
+        "operator_starting",
+        mode=settings.mode,
+        leader_election="not built yet" if settings.mode != "webhook" else "off (webhook mode)",
+        namespace=settings.namespace,
+        watch_namespaces=watched_namespaces(settings) or "all",
     )
     try:
         if rules is None:
@@ -176,11 +228,17 @@ async def run(
 
             rules = raycluster_rules()
         # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
-        client_cm = api_client_factory(settings) if settings.cert_source != "files" else contextlib.nullcontext()
+        needs_api = settings.mode != "webhook" or settings.cert_source != "files"
+        client_cm = api_client_factory(settings) if needs_api else contextlib.nullcontext()
         async with client_cm as api_client:
-            certificates = certificate_source_factory(
-                config=certificate_config(settings), api_client=api_client, logger=structlog.get_logger("certs")
-            )
+            certificates = None
+            if settings.mode != "controller":
+                certificates = certificate_source_factory(
+                    config=certificate_config(settings), api_client=api_client, logger=structlog.get_logger("certs")
+                )
+            if settings.mode != "webhook":
+                st.controller = build_controller(settings, api_client)
+                st.controller_created.set()
             return await _serve(settings, st, certificates, handshake_ok, rules)
     except KubeconfigError as exc:
         log.error("operator_start_failed", error=str(exc))
@@ -201,7 +259,7 @@ def _request_stop(state: RuntimeState, sig: signal.Signals) -> None:
 async def _serve(
     settings: Settings,
     st: RuntimeState,
-    certificates: CertificateSource,
+    certificates: CertificateSource | None,
     handshake_ok: HandshakeOk,
     rules: Rules,
 ) -> int:
@@ -216,18 +274,23 @@ async def _serve(
     async def not_draining() -> str | None:
         return "shutting down" if st.draining else None
 
-    probe_app = build_probe_app(
-        checks={
-            "shutdown": not_draining,
-            "webhook": webhook_ready_check(
-                certificates=certificates,
-                handshake_ok=handshake_ok,
-                host=settings.webhook_host,
-                port=lambda: st.webhook_port if st.webhook_serving.is_set() else None,
-                server_hostname=server_name,
-            ),
-        }
-    )
+    checks: dict[str, Check] = {"shutdown": not_draining}
+    if certificates is not None:
+        checks["webhook"] = webhook_ready_check(
+            certificates=certificates,
+            handshake_ok=handshake_ok,
+            host=settings.webhook_host,
+            port=lambda: st.webhook_port if st.webhook_serving.is_set() else None,
+            server_hostname=server_name,
+        )
+    controller = st.controller
+    if controller is not None:
+
+        async def caches_synced() -> str | None:
+            return None if controller.synced.is_set() else "the controller's caches have not synced yet"
+
+        checks["controller"] = caches_synced
+    probe_app = build_probe_app(checks=checks)
     timeout = settings.shutdown_timeout_seconds
     probes = HttpsServer(
         probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
@@ -247,6 +310,7 @@ async def _serve(
         await metrics.serve(on_started=lambda port: setattr(st, "metrics_port", port))
 
     async def serve_webhook() -> None:
+        assert certificates is not None
         await certificates.ensure_ready()
         server = HttpsServer(
             webhook_app,
@@ -278,8 +342,11 @@ async def _serve(
             group.create_task(_root("stop", wait_for_stop()), name="stop")
             group.create_task(_root("probes", serve_probes()), name="probes")
             group.create_task(_root("metrics", serve_metrics()), name="metrics")
-            group.create_task(_root("certificates", certificates.run()), name="certificates")
-            group.create_task(_root("webhook", serve_webhook()), name="webhook")
+            if certificates is not None:
+                group.create_task(_root("certificates", certificates.run()), name="certificates")
+                group.create_task(_root("webhook", serve_webhook()), name="webhook")
+            if controller is not None:
+                group.create_task(_root("controller", controller.run()), name="controller")
     except BaseExceptionGroup as group_error:
         _, crashes = group_error.split(_GracefulStop)
         if crashes is not None:
@@ -296,9 +363,5 @@ def run_command(args: argparse.Namespace) -> int:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
     except ValueError as exc:
         print(f"ray-operator: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    problem = mode_error(settings.mode)
-    if problem is not None:
-        print(problem, file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(run(settings))

@@ -18,8 +18,8 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=["all", "webhook", "controller"],
-        default="webhook",
-        help="which operator parts run beside the emulator (default webhook: the reconciler is not built yet)",
+        default="all",
+        help="operator parts run beside the emulator: all (default: webhooks and reconciler), webhook, controller",
     )
     parser.add_argument(
         "--no-kubelet", action="store_true", help="do not run the fake kubelet that moves pods to Running"

@@ -11,8 +11,8 @@ which come from the field's type: a ``Literal`` lists its choices, and ``Port``/
 arrives (flag, env var, or code building a ``Settings``), always with the same one-line message naming
 the flag and the env var, before anything starts.
 
-Every field is read by code, or by the reconciler and HA work landing next (``watch_namespace`` and the
-leader-election fields, marked as such); a flag nobody reads would only be a promise nobody keeps.
+Every field is read by code, or by the HA work landing next (the leader-election fields, marked as
+such); a flag nobody reads would only be a promise nobody keeps.
 
 Decided against: descriptions repeated in ``add_argument`` calls (they drift from the docstrings), field
 ``metadata`` dicts for the ranges (``Annotated`` types read as what they are: ``webhook_port: Port``),
@@ -82,7 +82,7 @@ class Settings:
     mode: Mode = "all"
     """Which parts run: ``all`` (webhooks + leader-elected controllers), ``webhook`` or ``controller``.
 
-    Default ``all``. Only ``webhook`` runs today: the reconciler is not built yet.
+    Default ``all``.
     """
 
     kubeconfig: str | None = None
@@ -92,9 +92,8 @@ class Settings:
     """Namespace the operator runs in: holds the certificate Secret and the leader Lease. Default ``ray-system``."""
 
     watch_namespace: str | None = None
-    """Only reconcile RayClusters in this namespace; unset (default) watches all namespaces.
-
-    Read by the reconciler (not built yet).
+    """Only reconcile RayClusters in these namespaces, comma-separated (KubeRay's ``--watch-namespace``);
+    unset (default) watches all namespaces.
     """
 
     # --- webhook server -------------------------------------------------------------------
@@ -197,6 +196,64 @@ class Settings:
 
     retry_period_seconds: Seconds = 2.0
     """Interval between acquire/renew attempts. Default 2 s. Read by the reconciler (not built yet)."""
+
+    # --- reconciler -----------------------------------------------------------------------
+    reconcile_concurrency: Count = 1
+    """RayClusters reconciled at once (controller-runtime's ``MaxConcurrentReconciles``). Default 1."""
+
+    resync_seconds: Seconds = 300.0
+    """A RayCluster with nothing to do is reconciled again after this long. Default 300 s (KubeRay's)."""
+
+    requeue_seconds: Seconds = 2.0
+    """Delay before the next pass after a status change or during suspend and deletion. Default 2 s (KubeRay's)."""
+
+    pod_create_concurrency: Count = 16
+    """Pod creates (and deletes) of one pass in flight at once. Default 16; KubeRay creates one at a time."""
+
+    expectations_timeout_seconds: Seconds = 30.0
+    """How long a pod create or delete may stay unseen in the cache before its group is reconciled anyway.
+    Default 30 s (KubeRay's ``ExpectationsTimeout``).
+    """
+
+    list_page_size: Count = 500
+    """Objects per page of a reflector's list. Default 500 (client-go's)."""
+
+    watch_inactivity_timeout_seconds: Seconds = 70.0
+    """A watch that sends nothing (no event, no bookmark) this long is restarted. Default 70 s."""
+
+    cluster_domain: str = "cluster.local"
+    """DNS suffix of Service FQDNs in Ray pods (KubeRay's ``CLUSTER_DOMAIN``). Default ``cluster.local``."""
+
+    enable_init_container_injection: bool = True
+    """Add the ``wait-gcs-ready`` init container to worker pods (KubeRay's ``ENABLE_INIT_CONTAINER_INJECTION``).
+    Default on.
+    """
+
+    enable_probes_injection: bool = True
+    """Add liveness and readiness probes to Ray containers that have none (``ENABLE_PROBES_INJECTION``). Default on."""
+
+    enable_login_shell: bool = False
+    """Run generated commands in a login shell, ``/bin/bash -cl`` (``ENABLE_LOGIN_SHELL``). Default off."""
+
+    enable_head_cluster_ip_service: bool = False
+    """Give head Services a cluster IP instead of making them headless (``ENABLE_RAY_HEAD_CLUSTER_IP_SERVICE``).
+    Default off.
+    """
+
+    enable_deterministic_head_pod_name: bool = False
+    """Name head pods ``<cluster>-head`` instead of a generated name (``ENABLE_DETERMINISTIC_HEAD_POD_NAME``).
+    Default off.
+    """
+
+    enable_gcs_ft_redis_cleanup: bool = True
+    """With Redis GCS fault tolerance, hold a deleted RayCluster until a Job cleaned its Redis data
+    (``ENABLE_GCS_FT_REDIS_CLEANUP``). Default on.
+    """
+
+    enable_random_pod_delete: bool = False
+    """Let the operator remove surplus workers itself even when the autoscaler is on (``ENABLE_RANDOM_POD_DELETE``).
+    Default off: with autoscaling, only the autoscaler chooses which workers go.
+    """
 
     # --- logging --------------------------------------------------------------------------
     log_level: LogLevel = "info"

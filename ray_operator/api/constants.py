@@ -347,6 +347,20 @@ class EventReason(StrEnum):
     FORCE_DELETED_STUCK_CLUSTER = "ForceDeletedStuckCluster"
     CREATED_PVC = "CreatedPVC"
     FAILED_TO_CREATE_PVC = "FailedToCreatePVC"
+    # This operator's own reasons, for what it does and KubeRay does not (repairing and removing children,
+    # the auth Secret, clamping replicas). KubeRay's reasons above keep their meaning.
+    UPDATED_SERVICE = "UpdatedService"
+    FAILED_TO_UPDATE_SERVICE = "FailedToUpdateService"
+    DELETED_SERVICE = "DeletedService"
+    DELETED_INGRESS = "DeletedIngress"
+    UPDATED_ROLE = "UpdatedRole"
+    UPDATED_ROLE_BINDING = "UpdatedRoleBinding"
+    DELETED_ROLE_BINDING = "DeletedRoleBinding"
+    FAILED_TO_UPDATE_RBAC = "FailedToUpdateRBAC"
+    CREATED_SECRET = "CreatedSecret"
+    FAILED_TO_CREATE_SECRET = "FailedToCreateSecret"
+    REPLICAS_CLAMPED = "ReplicasClamped"
+    UPDATED_POD_LABELS = "UpdatedPodLabels"
 
 
 class EventAction(StrEnum):

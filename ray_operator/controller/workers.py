@@ -1,6 +1,8 @@
 """Workers: take keys from the ``WorkQueue`` and call ``reconcile(key)``, with controller-runtime's rules.
 
-* an exception → the key is retried with its per-key backoff (``add_rate_limited``);
+* an exception → the key is retried with its per-key backoff (``add_rate_limited``); a
+  ``RetryableError`` (a conflict, a failed step the status already reports) is logged as one warning
+  line, anything else as an error with its traceback (a bug);
 * ``Result(requeue_after=s)`` → backoff reset (``forget``) and the key comes back after ``s`` seconds;
 * ``Result()`` or ``None`` → backoff reset; the key comes back only when an event adds it again.
 
@@ -32,7 +34,11 @@ import structlog
 from ray_operator.controller.queue import WorkQueue
 from ray_operator.kube.clock import Clock, MonotonicClock
 
-__all__ = ["NullReconcileObserver", "Reconcile", "ReconcileObserver", "Result", "Workers"]
+__all__ = ["NullReconcileObserver", "Reconcile", "ReconcileObserver", "Result", "RetryableError", "Workers"]
+
+
+class RetryableError(Exception):
+    """A reconcile that failed for a reason the reconciler understands: retry with backoff, no traceback."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,17 @@ class Workers:
                 result = await self._reconcile(key)
         except asyncio.CancelledError:
             raise
+        except RetryableError as exc:
+            self._log.warning(
+                "reconcile_retrying",
+                error=str(exc),
+                key=key,
+                reconcile_id=reconcile_id,
+                retries=self._queue.num_requeues(key),
+            )
+            self._queue.add_rate_limited(key)
+            self._observer.on_reconcile(result="error", seconds=self._clock.now() - started)
+            return
         except Exception as exc:
             self._log.error(
                 "reconcile_failed",
