@@ -26,7 +26,8 @@ async def readyz(http: aiohttp.ClientSession, port: int) -> tuple[int, str]:
 
 
 async def test_readyz_waits_for_a_certificate_from_the_real_source(kubeconfig_path: Path, api_client: Any) -> None:
-    settings = operator_settings(kubeconfig=kubeconfig_path)
+    # Webhook mode: without the CRD installed a controller would (rightly) keep /readyz at 503 too.
+    settings = operator_settings(kubeconfig=kubeconfig_path, mode="webhook")
     state = RuntimeState(registry=new_registry(process_metrics=False))
     task = asyncio.create_task(run(settings, state=state, handle_signals=False))
     try:

@@ -260,7 +260,7 @@ def test_default_manager_deployment(default: list[dict[str, Any]]) -> None:
 def test_default_manager_uses_built_in_certificates(default: list[dict[str, Any]]) -> None:
     settings = parsed_settings(manager_container(default))
     assert settings.cert_source == "self-signed"
-    assert settings.mode == "webhook", "the reconciler is not built yet; mode all would refuse to start"
+    assert settings.mode == "all", "one process serves the webhooks and reconciles"
     assert settings.namespace == "<POD_NAMESPACE>", "--namespace comes from the downward API"
     assert settings.webhook_service_name == SETTINGS.webhook_service_name
     assert settings.log_format == "json"

@@ -177,20 +177,6 @@ async def test_sigterm_shuts_down_gracefully(pki: Pki, tmp_path: Path) -> None:
     assert await asyncio.wait_for(task, 10) == EXIT_OK
 
 
-@pytest.mark.parametrize("mode", ["all", "controller"])
-async def test_modes_needing_the_reconciler_refuse_to_start(mode: str) -> None:
-    assert await run(settings(mode=mode), api_client_factory=no_client, handle_signals=False) == EXIT_USAGE
-
-
-@pytest.mark.parametrize("args", [["run"], ["run", "--mode", "all"], ["run", "--mode", "controller"]])
-def test_cli_fails_fast_for_modes_that_are_not_built(args: list[str]) -> None:
-    exe = Path(sys.executable).parent / "ray-operator"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_OPERATOR_")}
-    done = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode == 2
-    assert "not built yet" in done.stderr and "--mode webhook" in done.stderr
-
-
 def test_run_command_serves_in_webhook_mode_and_exits_0_on_sigterm(pki: Pki, tmp_path: Path) -> None:
     """The real ``ray-operator run`` process with cert-manager style files: admit, then SIGTERM."""
     (tmp_path / "tls.crt").write_bytes(pki.cert_pem)
