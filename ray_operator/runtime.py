@@ -141,6 +141,7 @@ def build_controller(settings: Settings, api_client: Any) -> RayClusterControlle
         reflector_config=ReflectorConfig(
             page_size=settings.list_page_size,
             request_timeout_seconds=settings.kube_request_timeout_seconds,
+            watch_timeout_seconds=settings.watch_timeout_seconds,
             inactivity_timeout_seconds=settings.watch_inactivity_timeout_seconds,
         ),
         expectations_timeout_seconds=settings.expectations_timeout_seconds,

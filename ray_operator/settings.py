@@ -218,6 +218,11 @@ class Settings:
     list_page_size: Count = 500
     """Objects per page of a reflector's list. Default 500 (client-go's)."""
 
+    watch_timeout_seconds: Seconds = 300.0
+    """Each watch asks the server to end it after a time drawn from [T, 2T) (client-go's spread), and is then
+    resumed. Default 300 s.
+    """
+
     watch_inactivity_timeout_seconds: Seconds = 70.0
     """A watch that sends nothing (no event, no bookmark) this long is restarted. Default 70 s."""
 

@@ -66,11 +66,14 @@ class RayClusterReconciler:
 
     def __init__(self, *, deps: Deps) -> None:
         self._deps = deps
+        self.passes = 0
+        """Reconciles run so far (every key, every outcome)."""
         self._written: dict[str, Mapping[str, Any]] = {}
         """The last status written per cluster: the cache may not show it yet when the next pass runs."""
 
     async def reconcile(self, key: str) -> Result:
         deps = self._deps
+        self.passes += 1
         namespace, _, name = key.partition("/")
         raw = deps.caches.clusters.get(namespace, name)
         if raw is None:

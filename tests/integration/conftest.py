@@ -1,8 +1,10 @@
 """The operator in webhook mode, in-process, against a fresh sandbox: the real certificate source
 bootstraps through the emulator, and the emulator calls the webhooks over verified TLS.
 
-``operator_stack`` does what ``ray-operator sandbox`` does (same install and round-trip functions)
-but keeps handles on the runtime state so tests can read metrics, ports and the request log.
+``operator_stack`` does what ``ray-operator sandbox`` does (same install and round-trip functions, the
+operator in ``--mode all``) but keeps handles on the runtime state so tests can read metrics, ports,
+the controller and the request log; it returns once the webhooks answer and the controller's caches
+have synced.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ async def start_operator(sandbox: Sandbox, kubeconfig_path: Path) -> AsyncIterat
         sandbox.register_service_endpoint(cfg.namespace, cfg.webhook_service_name, 443, "127.0.0.1", state.webhook_port)
         async with kube_api_client(cfg) as api:
             await admission_round_trip(api, deadline_seconds=30)
+        if cfg.mode != "webhook":
+            async with asyncio.timeout(30):
+                await state.controller_created.wait()
+                assert state.controller is not None
+                await state.controller.synced.wait()
         stack = OperatorStack(sandbox=sandbox, settings=cfg, state=state, task=task)
         stacks.append(stack)
         return stack
