@@ -54,6 +54,7 @@ from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
 from ray_operator.probes import Check, HandshakeOk, build_probe_app, webhook_ready_check
 from ray_operator.settings import Settings, settings_from
 from webhook.app import build_app
+from webhook.connections import ConnectionLimits
 from webhook.rules import Rules
 from webhook.server import HttpsServer
 
@@ -257,6 +258,16 @@ def _request_stop(state: RuntimeState, sig: signal.Signals) -> None:
     state.stop.set()
 
 
+def connection_limits(settings: Settings, *, max_connections: int) -> ConnectionLimits:
+    """The per-connection bounds of one of the process's HTTP servers (``webhook.connections``)."""
+    return ConnectionLimits(
+        max_connections=max_connections,
+        handshake_timeout=settings.http_handshake_timeout_seconds,
+        read_timeout=settings.http_read_timeout_seconds,
+        keepalive_timeout=settings.http_keepalive_timeout_seconds,
+    )
+
+
 async def _serve(
     settings: Settings,
     st: RuntimeState,
@@ -267,6 +278,7 @@ async def _serve(
     webhook_app = build_app(
         rules=rules,
         max_body_bytes=settings.webhook_max_body_bytes,
+        read_timeout=settings.http_read_timeout_seconds,
         logger=structlog.get_logger("webhook"),
         observer=WebhookMetrics(st.registry),
     )
@@ -293,8 +305,14 @@ async def _serve(
         checks["controller"] = caches_synced
     probe_app = build_probe_app(checks=checks)
     timeout = settings.shutdown_timeout_seconds
+    diagnostics_limits = connection_limits(settings, max_connections=settings.diagnostics_max_connections)
     probes = HttpsServer(
-        probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
+        probe_app,
+        host=settings.probe_host,
+        port=settings.probe_port,
+        ssl_context=None,
+        shutdown_timeout=timeout,
+        limits=diagnostics_limits,
     )
     metrics = HttpsServer(
         build_metrics_app(st.registry),
@@ -302,6 +320,7 @@ async def _serve(
         port=settings.metrics_port,
         ssl_context=None,
         shutdown_timeout=timeout,
+        limits=diagnostics_limits,
     )
 
     async def serve_probes() -> None:
@@ -319,6 +338,7 @@ async def _serve(
             port=settings.webhook_port,
             ssl_context=certificates.ssl_context,
             shutdown_timeout=timeout,
+            limits=connection_limits(settings, max_connections=settings.webhook_max_connections),
         )
 
         def started(port: int) -> None:

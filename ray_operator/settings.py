@@ -103,10 +103,33 @@ class Settings:
     webhook_port: Port = 9443
     """Port of the HTTPS webhook server (kubebuilder's convention). Default ``9443``."""
 
-    webhook_max_body_bytes: Count = 3 * 1024 * 1024
+    webhook_max_body_bytes: Count = 7 * 1024 * 1024
     """Largest AdmissionReview body accepted; larger requests get 413.
 
-    Default 3 MiB (etcd keeps objects up to 1.5 MiB).
+    Default 7 MiB (controller-runtime's): an UPDATE review carries the object and the old object, each
+    up to etcd's 1.5 MiB, and JSON escaping can grow them.
+    """
+
+    webhook_max_connections: Count = 1000
+    """Client connections the webhook server holds at once; more are reset at accept.
+
+    Default 1000: an idle connection costs about 25 KiB once its TLS handshake is done and 2 KiB before
+    (measured, ``docs/performance.md``), so a full server holds about 25 MiB for them, far below the
+    Deployment's 512 Mi limit.
+    """
+
+    http_handshake_timeout_seconds: Seconds = 10.0
+    """A TLS handshake not finished by then closes the connection. Default 10 s."""
+
+    http_read_timeout_seconds: Seconds = 10.0
+    """Longest a request head, and separately a request body, may take to arrive; slower clients
+    are disconnected (a body gets 408). Default 10 s.
+    """
+
+    http_keepalive_timeout_seconds: Seconds = 30.0
+    """An HTTP connection idle this long between requests is closed (webhook, probes, metrics).
+
+    Default 30 s (clients reopen; the API server retries a request on a connection closed while idle).
     """
 
     webhook_service_name: str = "ray-operator-webhook-service"
@@ -175,6 +198,11 @@ class Settings:
 
     metrics_port: Port = 8080
     """Port of ``/metrics`` (Prometheus text). Default ``8080``."""
+
+    diagnostics_max_connections: Count = 64
+    """Client connections the probe server and the metrics server each hold at once; more are reset
+    at accept. Default 64 (the kubelet and a few scrapers need a handful).
+    """
 
     # --- leader election (controller-runtime's defaults; read by the reconciler, not built yet) ---
     leader_election: bool = True

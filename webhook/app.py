@@ -1,12 +1,14 @@
 """The aiohttp application behind the two admission webhook paths, and its HTTP-level guards.
 
 Everything the API server (or anything else that reaches the port) can send is answered with a
-deliberate status: 405 for a method other than POST, 415 for a body that is not
-``application/json``, 413 above the size limit (checked from Content-Length before reading, and
-again while reading a chunked body), 400 with a message for malformed JSON or a review without
+deliberate status and a JSON ``Status`` body (``webhook.errors``): 405 for a method other than POST,
+415 for a body that is not ``application/json``, 413 above the size limit (checked from
+Content-Length before reading, and again while reading a chunked or compressed body), 408 for a
+body that does not arrive within the read timeout, 400 with a message for a body that cannot be
+decoded (e.g. ``Content-Encoding: gzip`` that is not gzip), malformed JSON or a review without
 ``request``. A failure inside a rule function becomes a denial with code 500 *inside* a well-formed
 review, so the API server reports it as the webhook's answer instead of a broken call. The HTTP
-status 500 is never sent by our code.
+status 500 is never sent by our code. A client that disconnects mid-request is one debug log line.
 
 Metrics are reported through a small observer protocol so that this package stays independent of
 the operator's metrics registry (``ray_operator.metrics`` implements it).
@@ -17,6 +19,7 @@ pass) and aiohttp's default error pages (text without a reason the user can act 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -24,9 +27,11 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import ValidationError
 
 from ray_operator.api import constants
+from webhook.errors import error_response
 from webhook.handlers import mutate_request, validate_request
 from webhook.review import (
     ADMISSION_GROUP_VERSIONS,
@@ -61,8 +66,11 @@ class _NoObserver:
         return None
 
 
-def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=message + "\n", content_type="text/plain", headers=headers)
+DEFAULT_READ_TIMEOUT = 10.0
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before its request body arrived."""
 
 
 def describe_validation_error(exc: ValidationError, *, limit: int = 5) -> str:
@@ -100,6 +108,7 @@ def build_app(
     max_body_bytes: int,
     logger: Any = None,
     observer: RequestObserver | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> web.Application:
     """The webhook application: POST ``VALIDATE_PATH`` and ``MUTATE_PATH``, everything else refused."""
     # ``bind()`` resolves a lazy structlog proxy once, instead of on every admission.
@@ -115,9 +124,16 @@ def build_app(
             began = time.perf_counter()
             code: int | None = None  # stays None if the client went away mid-request
             try:
-                response = await _serve(request, handler, max_body_bytes=max_body_bytes, logger=log)
+                response = await _serve(
+                    request, handler, max_body_bytes=max_body_bytes, read_timeout=read_timeout, logger=log
+                )
                 code = response.status
                 return response
+            except _ClientGone as gone:
+                log.debug("admission_client_disconnected", path=path, error=str(gone))
+                response = error_response(400, "the client disconnected")
+                response.force_close()
+                return response  # aiohttp drops it quietly: the transport is gone
             finally:
                 obs.finished(path, code, time.perf_counter() - began)
 
@@ -135,25 +151,34 @@ async def _serve(
     handler: Callable[[AdmissionRequest], AdmissionResponse],
     *,
     max_body_bytes: int,
+    read_timeout: float,
     logger: Any,
 ) -> web.StreamResponse:
     if request.method != "POST":
-        return _text(405, f"method {request.method} is not allowed; send POST", headers={"Allow": "POST"})
+        return error_response(405, f"method {request.method} is not allowed; send POST", headers={"Allow": "POST"})
     if request.content_type != "application/json":
-        return _text(415, f"content type {request.content_type!r} is not supported; send application/json")
+        return error_response(415, f"content type {request.content_type!r} is not supported; send application/json")
     length = request.content_length
     if length is not None and length > max_body_bytes:
-        return _text(413, f"request body of {length} bytes is larger than the limit of {max_body_bytes} bytes")
+        return _unread(413, f"request body of {length} bytes is larger than the limit of {max_body_bytes} bytes")
     try:
-        body = await request.read()
+        async with asyncio.timeout(read_timeout):
+            body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _text(413, f"request body is larger than the limit of {max_body_bytes} bytes")
+        return _unread(413, f"request body is larger than the limit of {max_body_bytes} bytes")
+    except TimeoutError:
+        return _unread(408, f"the request body did not arrive within {read_timeout:g} s")
+    except RequestPayloadError as exc:  # e.g. Content-Encoding: gzip with a body that is not gzip
+        cause = getattr(exc.__cause__, "message", None) or str(exc).strip()
+        return _unread(400, f"could not decode the request body: {cause}")
+    except ConnectionError as exc:
+        raise _ClientGone(f"{type(exc).__name__}: {exc}") from None
     except (aiohttp.ClientError, ValueError) as exc:  # a truncated or mis-encoded body
-        return _text(400, f"could not read the request body: {type(exc).__name__}: {exc}")
+        return _unread(400, f"could not read the request body: {type(exc).__name__}: {exc}")
     parsed = parse_review(body)
     if isinstance(parsed, str):
         logger.info("admission_request_malformed", path=request.path, reason=parsed)
-        return _text(400, parsed)
+        return error_response(400, parsed)
     assert parsed.request is not None  # parse_review guarantees it
     uid = parsed.request.uid
     try:
@@ -171,3 +196,11 @@ async def _serve(
         )
         body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=failure).to_json()
     return web.Response(status=200, body=body, content_type="application/json")
+
+
+def _unread(code: int, message: str) -> web.Response:
+    """An error answered before the body was read in full: the connection closes after it, so the
+    rest of the body is not drained or parsed as the next request."""
+    response = error_response(code, message)
+    response.force_close()
+    return response

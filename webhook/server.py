@@ -4,7 +4,9 @@ The certificate module reloads certificates *into* the context it hands out, so 
 context object once and never restarts its listener for a rotation: each new handshake uses the
 current certificate and established keep-alive connections are not cut. The webhook has no plaintext
 port; the same class serves the plain-HTTP probe and metrics endpoints when given no context.
-The socket is bound here (not by aiohttp) so that port 0 works and the bound port is known.
+The socket is bound here (not by aiohttp) so that port 0 works and the bound port is known, and
+every connection is accepted through ``webhook.connections.ConnectionGate`` (connection cap, TLS with
+a handshake deadline and a small buffer, idle and read timeouts), the one place those bounds live.
 
 Decided against: ``TCPSite`` (the bound port of a port-0 site is only reachable through private
 attributes) and restarting the site on rotation (it drops in-flight admissions).
@@ -16,10 +18,14 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
+from webhook.connections import ConnectionGate, ConnectionLimits
+
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+LISTEN_BACKLOG = 512
 
 
 def require_tls12(context: ssl.SSLContext) -> ssl.SSLContext:
@@ -35,7 +41,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(512)
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -44,6 +50,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class _GatedSite(web.SockSite):
+    """aiohttp's socket site, with each accepted connection made by a ``ConnectionGate``."""
+
+    __slots__ = ("_limits", "gate")
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(runner, sock, **kwargs)
+        self._limits = limits
+        self.gate: ConnectionGate | None = None
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site; SockSite.start would let asyncio do TLS
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        self.gate = ConnectionGate(server, self._limits, ssl_context=self._ssl_context, loop=loop)
+        self._server = await loop.create_server(self.gate, sock=self._sock, backlog=self._backlog)
 
 
 class HttpsServer:
@@ -57,24 +82,36 @@ class HttpsServer:
         port: int,
         ssl_context: ssl.SSLContext | None,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self._app = app
         self._host = host
         self._port = port
         self._ssl = require_tls12(ssl_context) if ssl_context is not None else None
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+        self.limits = limits if limits is not None else ConnectionLimits()
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=shutdown_timeout, **self.limits.handler_kwargs()
+        )
+        self._site: _GatedSite | None = None
         self.port: int | None = None
+
+    @property
+    def gate(self) -> ConnectionGate | None:
+        """The live connection counts, once started."""
+        return self._site.gate if self._site is not None else None
 
     async def start(self) -> int:
         await self._runner.setup()
         sock = bind_socket(self._host, self._port)
         self.port = int(sock.getsockname()[1])
-        site = web.SockSite(self._runner, sock, ssl_context=self._ssl)
-        await site.start()
+        self._site = _GatedSite(self._runner, sock, ssl_context=self._ssl, limits=self.limits, backlog=LISTEN_BACKLOG)
+        await self._site.start()
         return self.port
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+        if self._site is not None and self._site.gate is not None:
+            self._site.gate.abort_all()
 
     async def serve(self, *, on_started: Callable[[int], None] | None = None) -> None:
         """Serve until cancelled, then shut down gracefully."""

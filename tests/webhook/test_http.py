@@ -73,8 +73,8 @@ async def test_wrong_content_type_is_415(webhook_server: ServerFactory) -> None:
 async def test_body_over_the_limit_is_413_with_and_without_content_length(webhook_server: ServerFactory) -> None:
     srv = await webhook_server(max_body_bytes=1000)
     big = review(rc(blob="x" * 5000))
-    status, text = await srv.post(VALIDATE_PATH, big)
-    assert status == 413 and "1000 bytes" in text
+    status, error = await srv.post(VALIDATE_PATH, big)
+    assert status == 413 and "1000 bytes" in error["message"]
 
     async def chunks() -> Any:
         for _ in range(10):
@@ -102,8 +102,8 @@ async def test_malformed_json_is_400_with_a_message(webhook_server: ServerFactor
 
 async def test_review_without_request_is_400(webhook_server: ServerFactory) -> None:
     srv = await webhook_server()
-    status, text = await srv.post(VALIDATE_PATH, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"})
-    assert status == 400 and "has no request" in text
+    status, error = await srv.post(VALIDATE_PATH, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"})
+    assert status == 400 and "has no request" in error["message"]
 
 
 async def test_review_with_a_broken_request_names_the_field(webhook_server: ServerFactory) -> None:
@@ -111,16 +111,16 @@ async def test_review_with_a_broken_request_names_the_field(webhook_server: Serv
     body = review(rc())
     del body["request"]["uid"]
     body["request"]["operation"] = "EXPLODE"
-    status, text = await srv.post(VALIDATE_PATH, body)
-    assert status == 400 and "request.uid" in text and "request.operation" in text
+    status, error = await srv.post(VALIDATE_PATH, body)
+    assert status == 400 and "request.uid" in error["message"] and "request.operation" in error["message"]
 
 
 async def test_not_an_admission_review_is_400(webhook_server: ServerFactory) -> None:
     srv = await webhook_server()
-    status, text = await srv.post(
+    status, error = await srv.post(
         VALIDATE_PATH, {"apiVersion": "v1", "kind": "Pod", "request": {"uid": "u", "operation": "CREATE"}}
     )
-    assert status == 400 and "expected an AdmissionReview" in text
+    assert status == 400 and "expected an AdmissionReview" in error["message"]
 
 
 async def test_unknown_path_is_404(webhook_server: ServerFactory) -> None:
