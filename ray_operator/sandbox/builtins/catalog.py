@@ -16,7 +16,7 @@ from ray_operator.sandbox.builtins.events import EventsV1Strategy
 from ray_operator.sandbox.builtins.namespaces import NamespaceStrategy
 from ray_operator.sandbox.builtins.pods import PodStrategy
 from ray_operator.sandbox.builtins.reviews import review_type
-from ray_operator.sandbox.builtins.secrets import SecretStrategy
+from ray_operator.sandbox.builtins.secrets import ConfigMapStrategy, SecretStrategy
 from ray_operator.sandbox.builtins.services import ServiceStrategy
 from ray_operator.sandbox.builtins.strategy import BuiltinStrategy
 from ray_operator.sandbox.builtins.workloads import WorkloadStrategy
@@ -168,6 +168,7 @@ def strategies() -> Strategies:
             ("", "pods"): PodStrategy(),
             ("", "services"): ServiceStrategy(),
             ("", "secrets"): SecretStrategy(),
+            ("", "configmaps"): ConfigMapStrategy(),
             ("", "namespaces"): NamespaceStrategy(),
             ("apps", "deployments"): workload,
             ("apps", "statefulsets"): workload,

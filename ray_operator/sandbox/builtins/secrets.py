@@ -1,4 +1,5 @@
-"""Secrets: ``stringData`` merged into base64 ``data`` and ``type: Opaque`` defaulted, as on write upstream.
+"""Secrets: ``stringData`` merged into base64 ``data`` and ``type: Opaque`` defaulted, as on write upstream;
+Secrets and ConfigMaps: their data limited to 1 MiB (``limits``).
 
 A client that writes ``stringData`` reads back only ``data``; an operator comparing the two must see
 the same here as on a real cluster.
@@ -12,7 +13,9 @@ import base64
 import copy
 from typing import Any
 
+from ray_operator.sandbox import errors, limits
 from ray_operator.sandbox.builtins.strategy import BuiltinStrategy
+from ray_operator.sandbox.engine.strategy import StrategyHost
 from ray_operator.sandbox.resources import ResourceType
 
 
@@ -32,3 +35,23 @@ def prepare_secret(secret: dict[str, Any]) -> dict[str, Any]:
 class SecretStrategy(BuiltinStrategy):
     def defaults(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         return prepare_secret(obj)
+
+    def validate(self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
+        return limits.config_data_causes("Secret", obj)
+
+    def validate_update(
+        self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str
+    ) -> list[errors.Cause]:
+        return limits.config_data_causes("Secret", obj)
+
+
+class ConfigMapStrategy(BuiltinStrategy):
+    """ConfigMaps are stored as sent; only upstream's 1 MiB limit on their data is checked."""
+
+    def validate(self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any]) -> list[errors.Cause]:
+        return limits.config_data_causes("ConfigMap", obj)
+
+    def validate_update(
+        self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str
+    ) -> list[errors.Cause]:
+        return limits.config_data_causes("ConfigMap", obj)

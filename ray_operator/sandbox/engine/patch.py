@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import errors, limits
 from ray_operator.sandbox.engine.context import MAX_ATTEMPTS, StaleRead, WriteContext, object_meta
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.schema import patching, smp
@@ -90,7 +90,7 @@ async def _apply(
     if not ctx.field_manager or ctx.options.get("_manager_defaulted"):
         raise errors.bad_request("PATCH /apply requires fieldManager to be set (fieldManager is required for apply)")
     try:
-        applied = yaml.safe_load(body.decode())
+        applied = limits.load_yaml(body.decode())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"error decoding YAML: {exc}") from exc
     if not isinstance(applied, dict):

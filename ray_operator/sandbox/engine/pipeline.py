@@ -15,13 +15,14 @@ Decided against: one class per verb (the verbs share most of the pipeline).
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import errors, limits
 from ray_operator.sandbox.admission import AdmissionAttributes
 from ray_operator.sandbox.engine import deletion
 from ray_operator.sandbox.engine import patch as patch_verbs
@@ -44,6 +45,23 @@ from ray_operator.sandbox.storage.listing import Lister, ListOptions
 from ray_operator.sandbox.storage.store import GroupResource, Store, clone, object_key, strip_meta
 
 _GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def immutable_meta_causes(meta: dict[str, Any], old_meta: dict[str, Any]) -> list[errors.Cause]:
+    """A changed name, namespace or uid (a JSON patch can write them) is 422 ``field is immutable``, as
+    upstream's ``ValidateObjectMetaUpdate``; the other server-set fields are reset silently below."""
+    causes = []
+    for key in ("name", "namespace", "uid"):
+        value = meta.get(key)
+        if value and value != old_meta.get(key):
+            causes.append(
+                errors.Cause(
+                    reason="FieldValueInvalid",
+                    field=f"metadata.{key}",
+                    message=f"Invalid value: {json.dumps(value)}: field is immutable",
+                )
+            )
+    return causes
 
 
 class Engine:
@@ -297,6 +315,7 @@ class Engine:
         )
         if ctx.dry_run:
             return self.view(rt, obj)
+        limits.check_storable(obj)
         stored = self.store.commit(self.gr(rt), obj)
         self._after_commit(strategy, rt, stored, None)
         return self.view(rt, stored)
@@ -395,6 +414,8 @@ class Engine:
             else:
                 new.pop("status", None)
         meta = object_meta(new)
+        if sub != "status":
+            self._raise_invalid(rt, name, immutable_meta_causes(meta, old_meta))
         for key in (
             "uid",
             "creationTimestamp",
@@ -492,6 +513,7 @@ class Engine:
             return self.view(rt, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             return self.view(rt, self.remove(rt, new))
+        limits.check_storable(new)
         stored = self.store.commit(self.gr(rt), new)
         self._after_commit(strategy, rt, stored, old)
         return self.view(rt, stored)

@@ -13,13 +13,12 @@ the rest (maps recursively, lists replaced whole). Conflicts between managers li
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import errors, limits
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -67,7 +66,7 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
 
 def decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return limits.loads_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from exc
 

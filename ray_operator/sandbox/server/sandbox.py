@@ -36,7 +36,7 @@ from ray_operator.sandbox.engine.context import DEFAULT_USER, NAMESPACE_GR
 from ray_operator.sandbox.engine.gc import GarbageCollector
 from ray_operator.sandbox.kubelet import FakeKubelet
 from ray_operator.sandbox.resources import Registry
-from ray_operator.sandbox.server import tls
+from ray_operator.sandbox.server import http, tls
 from ray_operator.sandbox.server.control import LOG_SIZE, PREFIX, Control
 from ray_operator.sandbox.server.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.storage.store import Store
@@ -184,9 +184,11 @@ class Sandbox:
         if self.kubelet_wanted:
             self._setup_kubelet(app)
         app.add_routes(handlers.routes())
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0, **http.PARSER_LIMITS
+        )
         await self._runner.setup()
-        site = web.SockSite(self._runner, sock, ssl_context=ssl_ctx)
+        site = http.StatusSite(self._runner, sock, ssl_context=ssl_ctx)
         await site.start()
         self._tasks.append(asyncio.create_task(self.gc.run(), name="sandbox-gc"))
         if self.kubelet is not None:

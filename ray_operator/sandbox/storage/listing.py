@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ray_operator.sandbox import errors
+from ray_operator.sandbox import errors, limits
 from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.storage.selectors import parse_field_selector, parse_label_selector
 from ray_operator.sandbox.storage.store import GroupResource, Store
@@ -79,7 +79,7 @@ class Lister:
             )
         if options.resource_version_match and not options.resource_version:
             raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-        if options.resource_version and not options.resource_version.isdigit():
+        if options.resource_version and limits.parse_resource_version(options.resource_version) is None:
             raise errors.bad_request(f'resourceVersion: Invalid value: "{options.resource_version}": invalid value')
         if (
             options.resource_version_match == "Exact"
