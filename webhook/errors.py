@@ -9,6 +9,7 @@ knows its fields.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -41,3 +42,17 @@ def status_body(code: int, message: str) -> bytes:
 
 def error_response(code: int, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=code, body=status_body(code, message), content_type="application/json", headers=headers)
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """aiohttp's own refusals (404 for an unknown path, 405 for a method a route lacks) as a ``Status``."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, f"{exc.reason}: {request.method} {request.path}", headers=headers)

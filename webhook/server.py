@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from webhook.connections import ConnectionGate, ConnectionLimits
+from webhook.errors import json_errors
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 LISTEN_BACKLOG = 512
@@ -84,6 +85,8 @@ class HttpsServer:
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         limits: ConnectionLimits | None = None,
     ) -> None:
+        if not app.frozen and json_errors not in app.middlewares:  # every server answers errors as a Status
+            app.middlewares.append(json_errors)
         self._app = app
         self._host = host
         self._port = port

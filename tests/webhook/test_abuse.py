@@ -380,6 +380,17 @@ def test_malformed_http_is_a_4xx_status_and_one_log_line(hook: Webhook, raw: byt
     assert not any(entry.get("level") == "error" for entry in log)
 
 
+def test_unknown_paths_and_methods_are_a_status_on_every_server(hook: Webhook) -> None:
+    status, body = request(hook, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 404 and json_status(body)["reason"] == "NotFound"
+    status, body = request(hook, b"GET " + VALIDATE.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 405 and json_status(body)["reason"] == "MethodNotAllowed"
+    with socket.create_connection(("127.0.0.1", hook.probe_port), timeout=5) as sock:
+        sock.sendall(b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, body = read_response(sock)
+    assert status == 404 and json_status(body)["reason"] == "NotFound"
+
+
 def test_client_resets_mid_body_are_one_debug_line_each(hook: Webhook) -> None:
     resets = 20
     before = sum(1 for entry in hook.log() if entry["event"] == "admission_client_disconnected")
