@@ -57,7 +57,6 @@ class _StatusErrorHandler(RequestHandler):
         response.force_close()
         return response
 
-
     def log_exception(self, *args: Any, **kwargs: Any) -> None:
         """aiohttp's error log (e.g. draining a body that cannot be decoded) as one structured line."""
         exc = kwargs.get("exc_info")
