@@ -16,8 +16,8 @@ The packages follow kube-apiserver's own seams, each importing only those listed
 * ``storage/`` — the store with its resourceVersions, history and watchers, lists, selectors,
   managedFields;
 * ``schema/`` — structural schemas, CEL, the vendored built-in definitions, OpenAPI, patches;
-* ``resources.py`` (what a served type is, and which are served) and ``errors.py`` (Status errors),
-  which everything shares.
+* ``resources.py`` (what a served type is, and which are served), ``errors.py`` (Status errors) and
+  ``limits.py`` (kube-apiserver's size, depth and alias limits on requests), which everything shares.
 
 Beside them, ``tables/`` renders ``kubectl get`` Tables for the server, and ``kubelet/`` is the node:
 an ordinary API client with an API-client loop and pod runtimes, importing nothing of the rest.
