@@ -380,6 +380,15 @@ def test_malformed_http_is_a_4xx_status_and_one_log_line(hook: Webhook, raw: byt
     assert not any(entry.get("level") == "error" for entry in log)
 
 
+@pytest.mark.parametrize("raw", [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello", b"\x00" * 4096])
+def test_bytes_that_are_not_tls_are_dropped_without_a_traceback(hook: Webhook, raw: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", hook.port), timeout=5) as sock:
+        sock.sendall(raw)
+        assert wait_closed_by_server(sock, SLACK)
+    assert_admission_answers(hook)
+    assert not any(entry.get("level") == "error" for entry in hook.log())  # and every line is JSON
+
+
 def test_unknown_paths_and_methods_are_a_status_on_every_server(hook: Webhook) -> None:
     status, body = request(hook, b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 404 and json_status(body)["reason"] == "NotFound"
