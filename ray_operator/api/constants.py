@@ -277,7 +277,7 @@ class ConditionType(StrEnum):
     RAY_CLUSTER_SUSPENDING = "RayClusterSuspending"
     RAY_CLUSTER_SUSPENDED = "RayClusterSuspended"
     RAY_CLUSTER_UPGRADING = "RayClusterUpgrading"
-    """Ours: True while a pod runs an old template revision under upgradeStrategy RollingUpdate or Recreate."""
+    """Ours: True while a pod runs an old template revision under upgradeStrategy RollingUpdate."""
 
 
 class ConditionReason(StrEnum):

@@ -716,7 +716,7 @@ class RayClusterStatus(_Model):
         description=(
             "Observed conditions, one per type: HeadPodReady, RayClusterProvisioned, ReplicaFailure, "
             "RayClusterSuspending, RayClusterSuspended, RayClusterUpgrading (True while a pod runs an old "
-            "template revision under upgradeStrategy RollingUpdate or Recreate)."
+            "template revision under upgradeStrategy RollingUpdate)."
         ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )

@@ -39,12 +39,12 @@ Different on purpose:
 
 Ours, for upgrades (issue 10): ``workerGroups`` lists each spec group's live pods, Ready pods, pods on the
 target revision (``updatedReplicas``) and that ``targetRevision``; ``head.revision``/``head.targetRevision``
-do the same for the head; the ``RayClusterUpgrading`` condition (only under upgradeStrategy RollingUpdate
-or Recreate; removed otherwise, since with None old pods are expected to stay) is True while a live pod is
-on an old revision, with reason ``RolloutStalled`` naming the pod that was not Ready within
-progressDeadlineSeconds, else ``RollingUpdateInProgress`` saying per group how far it is; False with
-``AllPodsUpdated`` otherwise. All of it comes from the pods' ``ray.io/template-revision`` labels
-(``builders.upgrades``), so it is right after an operator restart too.
+do the same for the head. The ``RayClusterUpgrading`` condition exists only under upgradeStrategy
+RollingUpdate (with None old pods are expected to stay; Recreate replaces everything in one pass and
+compares its own hash). It is True while a live pod is on an old revision, with reason ``RolloutStalled``
+naming the pod that was not Ready within progressDeadlineSeconds, else ``RollingUpdateInProgress`` saying
+per group how far it is; False with ``AllPodsUpdated`` otherwise. All of it comes from the pods'
+``ray.io/template-revision`` labels (``builders.upgrades``), so it is right after an operator restart too.
 
 ``status_changed`` follows §2.19: ``state``, ``reason``, the five counters, ``endpoints``, ``head`` and
 ``conditions`` matter; ``lastUpdateTime``, ``stateTransitionTimes`` and the desired quantities alone
@@ -328,8 +328,9 @@ def _upgrade_parts(
         if revision != head_target:
             after = " after the worker groups" if in_progress or stalled else ""
             in_progress.append(f"head: to be replaced{after} by revision {head_target}")
-    strategy = cluster.spec.upgrade_strategy
-    if strategy is None or strategy.type not in ("RollingUpdate", "Recreate"):
+    if not upgrades.rolling_update(cluster):
+        # None keeps old pods on purpose; Recreate compares its own hash (pods it made before revision
+        # labels existed have none, and must not look like an upgrade that never ends).
         return groups, head_fields, None
     if stalled:
         return groups, head_fields, ("True", c.ConditionReason.ROLLOUT_STALLED, "; ".join(stalled + in_progress))
