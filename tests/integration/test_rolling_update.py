@@ -93,14 +93,18 @@ async def set_worker_image(api: Api, image: str) -> None:
 
 
 async def rolled_out(api: Api, count: int = 4) -> bool:
-    """Every live worker on the target revision, ``count`` of them Ready, and the condition False."""
-    status = await group_status(api)
+    """The status is of the current spec, every live worker on its target revision and Ready, condition False."""
+    cluster = await api.cluster(NAME) or {}
+    status = cluster.get("status") or {}
+    if status.get("observedGeneration") != cluster["metadata"].get("generation"):
+        return False  # a status of the previous spec would still call the old pods up to date
+    group = dict((status.get("workerGroups") or [{}])[0])
     pods = await workers(api)
-    target = status.get("targetRevision")
+    target = group.get("targetRevision")
     return (
         len(pods) == count
         and all(revision(pod) == target and is_ready(pod) for pod in pods)
-        and status.get("updatedReplicas") == count
+        and group.get("updatedReplicas") == count
         and (await upgrading(api)).get("status") == "False"
     )
 
@@ -127,6 +131,9 @@ class ReadyWatch:
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
 
+    def worker_names(self) -> set[str]:
+        return {name for name, pod in self.pods.items() if is_worker(pod)}
+
     def _record(self) -> None:
         live = [p for p in self.pods.values() if is_worker(p) and not p["metadata"].get("deletionTimestamp")]
         self.counts.append(sum(is_ready(p) for p in live))
@@ -139,11 +146,11 @@ class ReadyWatch:
         self.pods = {p["metadata"]["name"]: p for p in listed["items"]}
         version = listed["metadata"]["resourceVersion"]
         self._record()
-        self._started.set()
         while True:  # the emulator ends watches after timeoutSeconds: resume from the last version seen
             query = [("watch", "true"), ("labelSelector", selector), ("resourceVersion", version),
                      ("timeoutSeconds", "30"), ("allowWatchBookmarks", "true")]  # fmt: skip
             response = await open_stream(self.api.client, path, connect_timeout=10, query=query)
+            self._started.set()  # the stream is open: nothing the test does next can be missed
             try:
                 async for line in _lines(response):
                     event = json.loads(line)
@@ -195,6 +202,8 @@ async def test_an_image_change_rolls_four_workers_without_ever_dropping_below_fo
     async with ReadyWatch(api).running() as watch:
         await set_worker_image(api, GOOD)
         await wait_until(lambda: rolled_out(api), seconds=60, what="4 workers on the new revision")
+        final = {pod["metadata"]["name"] for pod in await workers(api)}
+        await wait_until(lambda: watch.worker_names() == final, what="the watch caught up with the last event")
     assert min(watch.counts) >= 4, f"Ready workers dropped to {min(watch.counts)} during the rollout"
     assert max(watch.counts) <= 5, "never more than maxSurge extra Ready workers"
     assert len(watch.counts) > 10, "the watch saw the rollout's pod events"
@@ -348,3 +357,36 @@ async def test_applying_the_unchanged_spec_again_writes_no_pod(
     assert again.returncode == 0, again.stderr
     await asyncio.sleep(2.0)  # several resyncs of the cluster
     assert operator_pod_writes(sandbox, since) == []
+
+
+async def test_with_the_autoscaler_on_the_rollout_replaces_and_never_writes_the_spec(
+    start_operator: StackFactory, kubeconfig_path: Path, api_client: Any, sandbox: Sandbox
+) -> None:
+    obj = body()
+    obj["spec"]["enableInTreeAutoscaling"] = True
+    api = await started(start_operator, kubeconfig_path, api_client, obj)
+    before = {pod["metadata"]["name"] for pod in await workers(api)}
+    since = len(sandbox.control.request_log())
+    await set_worker_image(api, GOOD)
+    await wait_until(lambda: rolled_out(api), seconds=60, what="4 workers on the new revision")
+    cluster_writes = [
+        r
+        for r in sandbox.control.request_log()[since:]
+        if r["method"] in POD_WRITES and "/rayclusters/" in r["path"] and r["user_agent"].startswith("ray-operator")
+    ]
+    assert all(r["path"].endswith("/status") for r in cluster_writes), "replicas stays the autoscaler's"
+    assert (await api.cluster(NAME) or {})["spec"]["workerGroupSpecs"][0]["replicas"] == 4
+    assert sorted(deleted_names(operator_pod_writes(sandbox, since))) == sorted(before)
+
+
+async def test_kubectl_explain_teaches_the_rolling_update_fields(
+    operator_stack: OperatorStack, kubectl: Kubectl
+) -> None:
+    done = await kubectl("explain", "rayclusters.spec.upgradeStrategy.rollingUpdate")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for field in ("maxSurge", "maxUnavailable", "progressDeadlineSeconds"):
+        assert field in text
+    assert "so capacity never drops" in text
+    group = await kubectl("explain", "rayclusters.spec.workerGroupSpecs.rollingUpdate")
+    assert group.returncode == 0 and "overriding spec.upgradeStrategy.rollingUpdate" in " ".join(group.stdout.split())
