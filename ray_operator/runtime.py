@@ -61,7 +61,13 @@ from prometheus_client import CollectorRegistry
 from ray_operator.kube.client import USER_AGENT, KubeconfigError, kube_api_client
 from ray_operator.kube.leaderelection import LeaderElector, LeaseConfig, new_identity
 from ray_operator.logging import configure_logging
-from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
+from ray_operator.metrics import (
+    ControllerMetrics,
+    RayClustersByState,
+    WebhookMetrics,
+    build_metrics_app,
+    new_registry,
+)
 from ray_operator.probes import Check, HandshakeOk, Passed, Watchdog, build_probe_app, webhook_ready_check
 from ray_operator.settings import Settings, settings_from
 from webhook.app import build_app
@@ -156,10 +162,14 @@ def user_agent(identity: str) -> str:
     return f"{USER_AGENT}/{__version__} ({identity})"
 
 
-def build_controller(settings: Settings, api_client: Any, *, identity: str | None = None) -> RayClusterController:
+def build_controller(
+    settings: Settings, api_client: Any, *, identity: str | None = None, metrics: ControllerMetrics | None = None
+) -> RayClusterController:
     from ray_operator.controller.manager import RayClusterController
     from ray_operator.kube.reflector import ReflectorConfig
 
+    if metrics is not None:
+        metrics.controller_started(concurrency=settings.reconcile_concurrency)
     return RayClusterController(
         api_client=api_client,
         config=reconciler_config(settings),
@@ -174,6 +184,10 @@ def build_controller(settings: Settings, api_client: Any, *, identity: str | Non
             inactivity_timeout_seconds=settings.watch_inactivity_timeout_seconds,
         ),
         expectations_timeout_seconds=settings.expectations_timeout_seconds,
+        queue_observer=metrics,
+        reconcile_observer=metrics,
+        reflector_observer=metrics,
+        write_observer=metrics,
         logger=structlog.get_logger("ray_operator.controller"),
     )
 
@@ -213,6 +227,8 @@ class RuntimeState:
     elector: LeaderElector | None = None
     """The leader elector (``--mode all``/``controller`` with ``--leader-elect``)."""
     watchdog: Watchdog | None = None
+    controller_metrics: ControllerMetrics | None = None
+    """The controller's series (``--mode all``/``controller``); they outlive each term as leader."""
 
 
 async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
@@ -279,14 +295,21 @@ async def run(
                 certificates = certificate_source_factory(
                     config=certificate_config(settings), api_client=api_client, logger=structlog.get_logger("certs")
                 )
+            if settings.mode != "webhook":
+                metrics = ControllerMetrics(st.registry, lease_name=settings.lease_name if elect else "")
+                st.controller_metrics = metrics
+                st.registry.register(RayClustersByState(lambda: _cached_clusters(st)))
             if elect:
                 st.elector = LeaderElector(
                     api_client=api_client,
                     config=lease_config(settings, st.identity),
+                    observer=st.controller_metrics,
                     logger=structlog.get_logger("ray_operator.leaderelection"),
                 )
             elif settings.mode != "webhook":
-                st.controller = build_controller(settings, api_client, identity=st.identity)
+                st.controller = build_controller(
+                    settings, api_client, identity=st.identity, metrics=st.controller_metrics
+                )
                 st.controller_created.set()
             return await _serve(settings, st, certificates, handshake_ok, rules, api_client)
     except KubeconfigError as exc:
@@ -298,6 +321,11 @@ async def run(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _cached_clusters(state: RuntimeState) -> list[dict[str, Any]] | None:
+    controller = state.controller
+    return controller.caches.clusters.list() if controller is not None else None
 
 
 def _request_stop(state: RuntimeState, sig: signal.Signals) -> None:
@@ -394,7 +422,7 @@ async def _serve(
 
     async def lead() -> None:
         """The leader's work: build the controller, run it until stopped (gracefully) or cancelled (lost lease)."""
-        led = build_controller(settings, api_client, identity=st.identity)
+        led = build_controller(settings, api_client, identity=st.identity, metrics=st.controller_metrics)
         st.controller = led
         st.controller_created.set()
         running = asyncio.create_task(led.run(), name="controller")
@@ -416,6 +444,8 @@ async def _serve(
                     await running
             st.controller = None
             st.controller_created.clear()
+            if st.controller_metrics is not None:
+                st.controller_metrics.controller_stopped()
 
     handed_over = asyncio.Event()
     if elector is None:
