@@ -227,11 +227,13 @@ async def run_devstack(
     handle_signals: bool = True,
     state: RuntimeState | None = None,
     manifests: Sequence[dict[str, Any]] = (),
+    replicas: int = 1,
 ) -> int:
     """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code.
 
     With ``manifests`` (``--apply``), they are created once the operator is ready and a progress view
-    of the RayClusters runs on stdout (``ray_operator.progress``) until the sandbox stops.
+    of the RayClusters runs on stdout (``ray_operator.progress``) until the sandbox stops. With
+    ``replicas`` > 1 the operators are that many processes instead (``ray_operator.replicas``).
     """
     from ray_operator.sandbox.server import Sandbox
 
@@ -243,6 +245,17 @@ async def run_devstack(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, done.set)
                 installed.append(sig)
+    if replicas > 1:
+        from ray_operator.replicas import run_replicated_devstack
+
+        try:
+            return await run_replicated_devstack(
+                kubeconfig=kubeconfig, port=port, kubelet=kubelet, mode=mode, count=replicas, stop=done,
+                manifests=manifests,
+            )  # fmt: skip
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
     st = state if state is not None else RuntimeState(registry=new_registry())
     written: Path | None = None
     stopper = asyncio.create_task(done.wait())
@@ -372,9 +385,13 @@ async def controller_synced(state: RuntimeState) -> None:
 
 
 def run_devstack_command(args: argparse.Namespace) -> int:
-    """``ray-operator sandbox [--mode M] [--apply FILE...] --kubeconfig FILE`` (not ``--api-only``)."""
+    """``ray-operator sandbox [--mode M] [--replicas N] [--apply FILE...] --kubeconfig FILE`` (not ``--api-only``)."""
     from ray_operator.applying import ManifestError, load_manifests
 
+    if int(args.replicas) > 1 and args.mode == "webhook":
+        print("error: --replicas needs a controller (--mode all or controller): webhook replicas elect nobody",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     try:
         manifests = load_manifests([Path(p) for p in args.apply or ()])
     except ManifestError as exc:
@@ -401,6 +418,7 @@ def run_devstack_command(args: argparse.Namespace) -> int:
                 kubelet=not bool(args.no_kubelet),
                 mode=mode,
                 manifests=manifests,
+                replicas=int(args.replicas),
             )
         )
     except OSError as exc:
