@@ -91,8 +91,8 @@ class Settings:
     """Namespace the operator runs in: holds the certificate Secret and the leader Lease. Default ``ray-system``."""
 
     watch_namespace: str | None = None
-    """Only reconcile RayClusters in these namespaces, comma-separated (KubeRay's ``--watch-namespace``);
-    unset (default) watches all namespaces.
+    """Only reconcile RayClusters in these namespaces, comma-separated (KubeRay's ``--watch-namespace``; also
+    ``--watch-namespaces``); unset (default) watches all namespaces. Shards: config/README.md.
     """
 
     # --- webhook server -------------------------------------------------------------------
@@ -453,6 +453,10 @@ class _BoolFlag(argparse.Action):
         setattr(namespace, self.dest, True if values is None else str(values))
 
 
+FLAG_ALIASES: dict[str, tuple[str, ...]] = {"watch_namespace": ("--watch-namespaces",)}
+"""Other spellings a flag answers to: KubeRay's singular and the plural a list reads as."""
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; the env var is read when the flag is absent."""
     for f in dataclasses.fields(Settings):
@@ -472,7 +476,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
             )
         else:
             parser.add_argument(
-                flag_name(f.name), dest=f.name, default=None, metavar=_metavar(f.name, kind), help=help_text(f.name)
+                flag_name(f.name),
+                *FLAG_ALIASES.get(f.name, ()),
+                dest=f.name,
+                default=None,
+                metavar=_metavar(f.name, kind),
+                help=help_text(f.name),
             )
 
 

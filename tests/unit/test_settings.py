@@ -190,3 +190,8 @@ def test_boolean_flags_take_go_style_values_as_kubebuilder_manifests_write_them(
     assert settings_from(_parse(["--no-leader-elect"]), environ={}).leader_elect is False
     with pytest.raises(ValueError, match=r"^--leader-elect \(RAY_OPERATOR_LEADER_ELECT\) must be a boolean"):
         settings_from(_parse(["--leader-elect=perhaps"]), environ={})
+
+
+def test_watch_namespaces_is_the_same_setting_as_kuberays_watch_namespace() -> None:
+    assert settings_from(_parse(["--watch-namespaces", "team-a,team-b"]), environ={}).watch_namespace == "team-a,team-b"
+    assert settings_from(_parse(["--watch-namespace=team-c"]), environ={}).watch_namespace == "team-c"
