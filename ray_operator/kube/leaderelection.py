@@ -60,7 +60,8 @@ __all__ = [
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 LeaseState = Literal["standby", "leader", "lost-lease"]
-"""``standby``: campaigning; ``leader``: holds the lease; ``lost-lease``: led, failed to renew, campaigning again."""
+"""``standby``: campaigning; ``leader``: holds the lease; ``lost-lease``: led, failed to renew, campaigning
+again (until it wins, or sees another replica lead: then ``standby``)."""
 
 JITTER = 0.2
 """Campaign retries wait ``retry * (1 + JITTER * random())``; the settings refuse a renew deadline under 1.2 retries."""
@@ -333,6 +334,8 @@ class LeaderElector:
             if self.leading:
                 self._step_down("lost-lease")
                 self._log.error("leader_lost", reason=f"the lease is held by {holder}", action="stopped reconciling")
+            elif self.state == "lost-lease":
+                self.state = "standby"  # someone else leads now: this replica is an ordinary standby again
             duration = float(spec.get("leaseDurationSeconds") or cfg.lease_duration_seconds)
             if self._observed_at + duration > self._clock.now():
                 return False  # held and not expired

@@ -118,3 +118,6 @@ async def test_faults_on_the_lease_path_stop_the_leaders_writes_before_its_lease
     await wait_until(lambda: api.ready(NAME, workers=2), seconds=30, what="the change converged by a leader")
     leaders = [s for s in (first, second) if s.state.elector and s.state.elector.leading]
     assert len(leaders) == 1
+    (other,) = [s for s in (first, second) if s is not leaders[0]]
+    assert other.state.elector is not None
+    await wait_until(lambda: other.state.elector.state == "standby", what="the other an ordinary standby again")
