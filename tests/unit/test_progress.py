@@ -6,7 +6,6 @@ from typing import Any
 
 from ray_operator.progress import ClusterView, GroupView, render, render_plain, summarize
 
-
 GROUP = {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "ray"}]}}}
 
 
