@@ -42,6 +42,7 @@ from ray_operator.kube.client import kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
 from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, RuntimeState, run
+from ray_operator.sandbox_rbac import operator_kubeconfig
 from ray_operator.settings import Mode, Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
 
@@ -226,8 +227,12 @@ async def run_devstack(
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
     state: RuntimeState | None = None,
+    rbac: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code."""
+    """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code.
+
+    The operator runs with its ServiceAccount's token under ``config/rbac`` (``rbac`` replaces those objects).
+    """
     from ray_operator.sandbox.server import Sandbox
 
     done = stop or asyncio.Event()
@@ -266,11 +271,14 @@ async def run_devstack(
     try:
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
             async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
-                internal = sb.write_kubeconfig(Path(tmp) / "operator.kubeconfig")
-                settings = operator_settings(kubeconfig=internal, mode=mode)
+                admin = operator_settings(kubeconfig=sb.write_kubeconfig(Path(tmp) / "admin.kubeconfig"), mode=mode)
                 webhooks = mode != "controller"
-                async with kube_api_client(settings) as api_client:
-                    await install(api_client, settings, webhooks=webhooks)
+                async with kube_api_client(admin) as api_client:
+                    await install(api_client, admin, webhooks=webhooks)
+                    # The operator is confined to config/rbac, as in a cluster (sandbox_rbac).
+                    operator_config = Path(tmp) / "operator.kubeconfig"
+                    internal = await operator_kubeconfig(sb, api_client, operator_config, objects=rbac)
+                settings = operator_settings(kubeconfig=internal, mode=mode)
                 operator = asyncio.create_task(run(settings, state=st, handle_signals=False), name="operator")
                 if mode != "webhook" and not await until_stopped(asyncio.ensure_future(controller_synced(st))):
                     if operator.done():
@@ -297,7 +305,7 @@ async def run_devstack(
                 )
 
                 async def round_trip() -> None:
-                    async with kube_api_client(settings) as api_client:
+                    async with kube_api_client(admin) as api_client:
                         await admission_round_trip(api_client)
 
                 check = asyncio.ensure_future(round_trip())
