@@ -191,6 +191,7 @@ def operator_settings(*, kubeconfig: Path, mode: Mode = "all") -> Settings:
         probe_port=0,
         metrics_host="127.0.0.1",
         metrics_port=0,
+        metrics_secure=False,  # plain http://127.0.0.1 metrics on a laptop (the usage text prints that URL)
         shutdown_delay_seconds=0.0,  # no Service endpoints to drain on a laptop
     )
 

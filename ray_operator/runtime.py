@@ -229,7 +229,7 @@ async def run(
 
             rules = raycluster_rules()
         # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
-        needs_api = settings.mode != "webhook" or settings.cert_source != "files"
+        needs_api = settings.mode != "webhook" or settings.cert_source != "files" or settings.metrics_secure
         client_cm = api_client_factory(settings) if needs_api else contextlib.nullcontext()
         async with client_cm as api_client:
             certificates = None
@@ -240,7 +240,7 @@ async def run(
             if settings.mode != "webhook":
                 st.controller = build_controller(settings, api_client)
                 st.controller_created.set()
-            return await _serve(settings, st, certificates, handshake_ok, rules)
+            return await _serve(settings, st, certificates, handshake_ok, rules, api_client)
     except KubeconfigError as exc:
         log.error("operator_start_failed", error=str(exc))
         return EXIT_USAGE
@@ -263,6 +263,7 @@ async def _serve(
     certificates: CertificateSource | None,
     handshake_ok: HandshakeOk,
     rules: Rules,
+    api_client: Any = None,
 ) -> int:
     webhook_app = build_app(
         rules=rules,
@@ -296,11 +297,22 @@ async def _serve(
     probes = HttpsServer(
         probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
     )
+    metrics_app = build_metrics_app(st.registry)
+    metrics_tls = None
+    if settings.metrics_secure:  # TokenReview + SubjectAccessReview in front of /metrics (metrics_auth)
+        from ray_operator.metrics_auth import secure
+
+        metrics_tls = secure(
+            metrics_app,
+            api_client=api_client,
+            cache_seconds=settings.metrics_auth_cache_seconds,
+            timeout_seconds=settings.kube_request_timeout_seconds,
+        )
     metrics = HttpsServer(
-        build_metrics_app(st.registry),
+        metrics_app,
         host=settings.metrics_host,
         port=settings.metrics_port,
-        ssl_context=None,
+        ssl_context=metrics_tls,
         shutdown_timeout=timeout,
     )
 

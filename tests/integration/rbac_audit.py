@@ -101,10 +101,31 @@ def ungranted(calls: Iterable[Call], objects: list[dict[str, Any]], user: str, g
     return sorted(out, key=str)
 
 
-def atoms(objects: list[dict[str, Any]]) -> list[Atom]:
+def bound_roles(objects: list[dict[str, Any]], namespace: str, name: str) -> set[tuple[str, str, str]]:
+    """``(kind, namespace, name)`` of the roles bound to ServiceAccount ``namespace/name``."""
+    out = set()
+    for binding in objects:
+        if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        where = binding["metadata"].get("namespace", "")
+        for subject in binding.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount" and (subject.get("namespace") or where, subject["name"]) == (
+                namespace,
+                name,
+            ):
+                ref = binding["roleRef"]
+                out.add((ref["kind"], where if ref["kind"] == "Role" else "", ref["name"]))
+    return out
+
+
+def atoms(objects: list[dict[str, Any]], bound: set[tuple[str, str, str]] | None = None) -> list[Atom]:
+    """Every (verb, group, resource) of the roles in ``objects`` (only those in ``bound``, when given)."""
     out = []
     for obj in objects:
         if obj["kind"] not in ("Role", "ClusterRole"):
+            continue
+        meta = obj["metadata"]
+        if bound is not None and (obj["kind"], meta.get("namespace", ""), meta["name"]) not in bound:
             continue
         namespace = obj["metadata"].get("namespace", "") if obj["kind"] == "Role" else ""
         for index, rule in enumerate(obj.get("rules") or []):

@@ -12,23 +12,26 @@ adding an unused one the second (``test_the_comparison_catches_...`` shows both 
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from ray_operator.devstack import admission_round_trip, install
-from ray_operator.kube.client import kube_api_client
-from ray_operator.metrics import new_registry
-from ray_operator.runtime import EXIT_OK, RuntimeState, run
+from ray_operator.runtime import RuntimeState
 from ray_operator.sandbox.auth.bootstrap import bootstrap_objects
 from ray_operator.sandbox.server import Sandbox
-from ray_operator.sandbox_rbac import CONFIG, operator_kubeconfig, rbac_manifests, service_account_of
-from tests.integration.rayclusters import Api, by_group, fast_settings, sample, sample_documents, wait_until
-from tests.integration.rbac_audit import Call, atoms, calls_of, unexplained, ungranted, untested_marks
+from ray_operator.sandbox_rbac import CONFIG, rbac_manifests, service_account_of
+from tests.integration.rayclusters import Api, by_group, sample, sample_documents, wait_until
+from tests.integration.rbac_audit import (
+    Call,
+    atoms,
+    bound_roles,
+    calls_of,
+    unexplained,
+    ungranted,
+    untested_marks,
+)
 
 pytestmark = pytest.mark.kubelet
 
@@ -41,33 +44,31 @@ def operator_user(objects: list[dict[str, Any]]) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
 
 
-@pytest.fixture
-async def confined_operator(sandbox: Sandbox, kubeconfig_path: Path, tmp_path: Path) -> AsyncIterator[Sandbox]:
-    """The operator in --mode all as its ServiceAccount, webhooks routed, caches synced."""
-    admin = fast_settings(kubeconfig_path)
-    async with kube_api_client(admin) as client:
-        await install(client, admin)
-        confined = await operator_kubeconfig(sandbox, client, tmp_path / "operator.kubeconfig")
-    settings = fast_settings(confined)
-    state = RuntimeState(registry=new_registry(process_metrics=False))
-    task = asyncio.create_task(run(settings, state=state, handle_signals=False))
-    async with asyncio.timeout(30):
-        waiter = asyncio.create_task(state.webhook_serving.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    assert not task.done(), f"operator exited with {task.result()}"
-    assert state.webhook_port is not None
-    sandbox.register_service_endpoint(
-        settings.namespace, settings.webhook_service_name, 443, "127.0.0.1", state.webhook_port
-    )
-    async with kube_api_client(admin) as client:
-        await admission_round_trip(client, deadline_seconds=30)
-    async with asyncio.timeout(30):
-        await state.controller_created.wait()
-        assert state.controller is not None
-        await state.controller.synced.wait()
-    yield sandbox
-    state.stop.set()
-    assert await asyncio.wait_for(task, 20) == EXIT_OK
+async def scrape(port: int, token: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"https://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}, ssl=False
+        ) as resp,
+    ):
+        return resp.status
+
+
+async def scrape_metrics(api: Api, sandbox: Sandbox, port: int) -> None:
+    """Secure metrics: Prometheus' token (bound to metrics-reader) is served, another is refused."""
+    await api.send("POST", "/api/v1/namespaces", {"metadata": {"name": "monitoring"}})
+    for name in ("prometheus-k8s", "nosy"):
+        await api.send("POST", "/api/v1/namespaces/monitoring/serviceaccounts", {"metadata": {"name": name}})
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "prometheus-reads-ray-operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": PREFIX + "metrics-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}],
+    }
+    await api.send("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+    assert await scrape(port, sandbox.service_account_token("monitoring", "prometheus-k8s")) == 200
+    assert await scrape(port, sandbox.service_account_token("monitoring", "nosy")) == 403
 
 
 async def run_scenarios(api: Api) -> None:
@@ -189,11 +190,15 @@ async def _gone(api: Api, name: str) -> bool:
     return await api.cluster(name) is None
 
 
-async def test_every_call_is_granted_and_every_grant_is_used(confined_operator: Sandbox, api_client: Any) -> None:
-    sandbox = confined_operator
+async def test_every_call_is_granted_and_every_grant_is_used(
+    confined_operator: tuple[Sandbox, RuntimeState], api_client: Any
+) -> None:
+    sandbox, state = confined_operator
     objects = rbac_manifests()
     assert objects is not None
     user = operator_user(objects)
+    assert state.metrics_port is not None
+    await scrape_metrics(Api(api_client), sandbox, state.metrics_port)
     await run_scenarios(Api(api_client))
     log = list(sandbox.control.requests)
     assert len(log) < sandbox.control.requests.maxlen, "the request log overflowed: calls may be missing"
@@ -203,7 +208,9 @@ async def test_every_call_is_granted_and_every_grant_is_used(confined_operator: 
     calls = calls_of(log, user)
     assert any(c.verb == "create" and c.resource == "pods" for c in calls), "no operator calls were recorded"
     assert ungranted(calls, [*objects, *bootstrap_objects()], user, SA_GROUPS) == []
-    bare, stale = unexplained(atoms(objects), calls, untested_marks(CONFIG / "rbac"), prefix=PREFIX)
+    bound = bound_roles(objects, *service_account_of(objects))
+    assert ("ClusterRole", "", PREFIX + "metrics-reader") not in bound, "the scrapers' role, not the operator's"
+    bare, stale = unexplained(atoms(objects, bound), calls, untested_marks(CONFIG / "rbac"), prefix=PREFIX)
     assert [f"{a.kind} {a.role} rule {a.index}: {a.verb} {a.resource or a.url}" for a in bare] == [], (
         "granted but unused: use it in a scenario, trim it, or mark it '# untested: <verbs> - <feature>'"
     )

@@ -37,6 +37,7 @@ CLUSTER_SCOPED = {
     "MutatingWebhookConfiguration",
 }
 SETTINGS = Settings()
+MANAGER_ROLE = "ray-operator-manager-role"
 
 
 def kustomize(directory: Path, cache_dir: Path) -> list[dict[str, Any]]:
@@ -268,11 +269,14 @@ def test_default_manager_uses_built_in_certificates(default: list[dict[str, Any]
 
 def test_service_account_is_bound_to_every_role(default: list[dict[str, Any]]) -> None:
     account = one(default, "ServiceAccount")["metadata"]["name"]
+    auth = one(default, "ClusterRoleBinding", "ray-operator-metrics-auth-rolebinding")
+    assert auth["roleRef"]["name"] == "ray-operator-metrics-auth-role"
+    assert auth["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
     assert one(default, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == account
     subject = {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
-    cluster_binding = one(default, "ClusterRoleBinding")
+    cluster_binding = one(default, "ClusterRoleBinding", "ray-operator-manager-rolebinding")
     assert subject in cluster_binding["subjects"]
-    assert cluster_binding["roleRef"]["name"] == one(default, "ClusterRole")["metadata"]["name"]
+    assert cluster_binding["roleRef"]["name"] == one(default, "ClusterRole", MANAGER_ROLE)["metadata"]["name"]
     roles = {doc["metadata"]["name"] for doc in default if doc["kind"] == "Role"}
     bindings = [doc for doc in default if doc["kind"] == "RoleBinding"]
     assert {b["roleRef"]["name"] for b in bindings} == roles
@@ -302,13 +306,13 @@ REQUIRED_CLUSTER_PERMISSIONS = [
 
 @pytest.mark.parametrize(("group", "resource", "verbs"), REQUIRED_CLUSTER_PERMISSIONS)
 def test_cluster_role_grants(default: list[dict[str, Any]], group: str, resource: str, verbs: list[str]) -> None:
-    rules = one(default, "ClusterRole")["rules"]
+    rules = one(default, "ClusterRole", MANAGER_ROLE)["rules"]
     for verb in verbs:
         assert allows(rules, group, resource, verb), f"{verb} {resource}.{group}"
 
 
 def test_cabundle_injection_is_allowed_on_exactly_our_webhook_configurations(default: list[dict[str, Any]]) -> None:
-    rules = one(default, "ClusterRole")["rules"]
+    rules = one(default, "ClusterRole", MANAGER_ROLE)["rules"]
     for kind, resource in (
         ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
         ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
@@ -324,13 +328,13 @@ def test_leader_election_lease_role(default: list[dict[str, Any]]) -> None:
     assert role["metadata"]["namespace"] == NAMESPACE
     for verb in ("get", "create", "update"):
         assert allows(role["rules"], "coordination.k8s.io", "leases", verb)
-    assert not allows(one(default, "ClusterRole")["rules"], "coordination.k8s.io", "leases", "update")
+    assert not allows(one(default, "ClusterRole", MANAGER_ROLE)["rules"], "coordination.k8s.io", "leases", "update")
 
 
 def test_only_the_webhook_certificate_secret_is_updated_and_only_in_the_operators_namespace(
     default: list[dict[str, Any]],
 ) -> None:
-    assert not allows(one(default, "ClusterRole")["rules"], "", "secrets", "update")
+    assert not allows(one(default, "ClusterRole", MANAGER_ROLE)["rules"], "", "secrets", "update")
     role = one(default, "Role", "ray-operator-cert-role")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert allows(role["rules"], "", "secrets", "update", SETTINGS.cert_secret_name)
@@ -387,8 +391,7 @@ def test_certmanager_variant_keeps_everything_else(
 def test_service_monitor_scrapes_the_metrics_service(
     default: list[dict[str, Any]], build: Callable[[Path], list[dict[str, Any]]]
 ) -> None:
-    (monitor,) = build(CONFIG / "prometheus")
-    assert monitor["kind"] == "ServiceMonitor"
+    (monitor,) = [d for d in build(CONFIG / "prometheus") if d["kind"] == "ServiceMonitor"]
     assert monitor["metadata"]["namespace"] == NAMESPACE
     services = [
         s
@@ -401,3 +404,8 @@ def test_service_monitor_scrapes_the_metrics_service(
     ports = {p["name"]: p for p in services[0]["spec"]["ports"]}
     assert ports[endpoint["port"]]["targetPort"] == SETTINGS.metrics_port
     assert endpoint["path"] == "/metrics"
+    # Secure metrics (the default): HTTPS with Prometheus' token, which the binding lets get /metrics.
+    assert SETTINGS.metrics_secure and endpoint["scheme"] == "https" and endpoint["bearerTokenFile"]
+    (binding,) = [d for d in build(CONFIG / "prometheus") if d["kind"] == "ClusterRoleBinding"]
+    reader = one(default, "ClusterRole", binding["roleRef"]["name"])
+    assert reader["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
