@@ -339,3 +339,48 @@ def test_rule_matching_follows_upstream() -> None:
     assert allowed([url], resource_request=False, path="/healthz/etcd")
     assert not allowed([url], resource_request=False, path="/metrics")
     assert not allowed([url], resource_request=True, resource="healthz")
+
+
+async def test_a_user_may_grant_only_what_it_holds_unless_it_may_escalate_or_bind(admin: Client) -> None:
+    operator = await operator_client(admin)
+    writes = {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create"]}
+    await grant(admin, "default", [writes, {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}])
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "wanted"},
+        "rules": [{"apiGroups": [""], "resources": ["pods", "pods/resize"], "verbs": ["get", "patch"]}],
+    }
+    status, body = await operator.call("POST", f"{RBAC}/namespaces/default/roles", role)
+    assert status == 403
+    assert body["message"] == (
+        f'roles.rbac.authorization.k8s.io "wanted" is forbidden: user "{SA}" (groups=["system:serviceaccounts" '
+        '"system:serviceaccounts:ray-system" "system:authenticated"]) is attempting to grant RBAC permissions not '
+        'currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["patch"]}\n'
+        '{APIGroups:[""], Resources:["pods/resize"], Verbs:["get" "patch"]}'
+    )
+    assert body["details"] == {"name": "wanted", "group": "rbac.authorization.k8s.io", "kind": "roles"}
+    held = {**role, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    assert (await operator.call("POST", f"{RBAC}/namespaces/default/roles", held))[0] == 201
+    # Binding a role whose rights the user lacks needs "bind" on it; "escalate" lifts the role check.
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "b"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "User", "name": "someone"}],
+    }
+    status, body = await operator.call("POST", f"{RBAC}/namespaces/default/rolebindings", binding)
+    assert status == 403 and "is attempting to grant RBAC permissions not currently held" in body["message"]
+    await grant(
+        admin,
+        "default",
+        [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]},
+        ],
+        name="binder",
+    )
+    assert (await operator.call("POST", f"{RBAC}/namespaces/default/rolebindings", binding))[0] == 201
+    escalated = {**role, "metadata": {"name": "escalated"}}
+    assert (await operator.call("POST", f"{RBAC}/namespaces/default/roles", escalated))[0] == 201

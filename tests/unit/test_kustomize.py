@@ -289,10 +289,11 @@ def test_service_account_is_bound_to_every_role(default: list[dict[str, Any]]) -
 # What the operator's calls need cluster-wide: tests/integration/test_least_privilege.py proves it on the
 # recorded calls of the integration scenarios; this list keeps the most important grants visible.
 REQUIRED_CLUSTER_PERMISSIONS = [
-    ("ray.io", "rayclusters", ["list", "watch", "patch"]),
+    ("ray.io", "rayclusters", ["get", "list", "watch", "patch"]),
     ("ray.io", "rayclusters/status", ["update"]),
     ("ray.io", "rayclusters/finalizers", ["update"]),
-    ("", "pods", ["list", "watch", "create", "delete", "patch"]),
+    ("", "pods", ["get", "list", "watch", "create", "delete", "patch"]),
+    ("", "pods/resize", ["patch"]),
     ("", "services", ["get", "list", "watch", "create", "delete", "patch"]),
     ("events.k8s.io", "events", ["create", "patch"]),
     ("", "serviceaccounts", ["get", "list", "watch", "create"]),

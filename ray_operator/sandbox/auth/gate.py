@@ -18,6 +18,7 @@ what the sandbox always answered).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.auth.authn import Authenticator, UserInfo
+from ray_operator.sandbox.auth.escalation import check_grant
 from ray_operator.sandbox.auth.impersonation import impersonated
 from ray_operator.sandbox.auth.rbac import (
     MASTERS,
@@ -38,6 +40,7 @@ from ray_operator.sandbox.auth.rbac import (
 )
 from ray_operator.sandbox.auth.requestinfo import ParsedPath, request_attributes
 from ray_operator.sandbox.auth.tokens import TokenIssuer
+from ray_operator.sandbox.resources import ResourceType
 from ray_operator.sandbox.storage.store import Store
 
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
@@ -104,9 +107,22 @@ class AuthGate:
         self.policy = StorePolicy(store)
         self.require_token = require_token
         self.default_user: UserInfo = dict(next(iter(static_tokens.values()), {"username": "system:admin"}))
+        self.grant_log: deque[dict[str, Any]] = deque(maxlen=10000)
+        """Every right an escalation check looked for (the request log's fields): rights held to be granted."""
 
     def authorize(self, attrs: Attributes) -> Decision:
         return authorize(self.policy, attrs)
+
+    def check_grant(self, rt: ResourceType, obj: dict[str, Any], user: UserInfo) -> None:
+        """RBAC escalation prevention for a Role, ClusterRole or binding about to be written (``escalation``)."""
+        if self.require_token and rt.group == RBAC_GROUP:
+
+            def covers(attrs: Attributes) -> Decision:
+                decision = self.authorize(attrs)
+                self.grant_log.append({**Checked(user, attrs, decision).log_fields(), "path": attrs.path})
+                return decision
+
+            check_grant(self.policy, self.authorize, user, rt.kind, obj, covers)
 
     def rules_for(self, user: str, groups: tuple[str, ...], namespace: str) -> list[dict[str, Any]]:
         return rules_for(self.policy, user, groups, namespace)

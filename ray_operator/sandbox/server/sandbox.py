@@ -112,6 +112,7 @@ class Sandbox:
         )
         self.auth = AuthGate(store=self.store, now=self.clock, static_tokens=self._options.tokens, require_token=tls)
         """Authentication and RBAC: the admin token stays all-powerful (``system:masters``)."""
+        self.engine.object_check = lambda rt, obj, ctx: self.auth.check_grant(rt, obj, ctx.user)
         self.ca_pem: str | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
