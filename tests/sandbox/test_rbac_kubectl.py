@@ -57,6 +57,10 @@ async def test_can_i_as_a_service_account_follows_its_bindings(kubectl: Kubectl)
     assert delete.stdout.strip() == "no"
     listing = await kubectl("auth", "can-i", "--list", "-n", "default", f"--as={SA}")
     assert listing.returncode == 0 and "pods" in listing.stdout and "[get list watch]" in listing.stdout
+    # A non-resource URL: the operator's ServiceAccount may not read /metrics, the admin may.
+    metrics = await kubectl("auth", "can-i", "get", "/metrics", f"--as={SA}")
+    assert metrics.stdout.strip() == "no"
+    assert (await kubectl("auth", "can-i", "get", "/metrics")).stdout.strip() == "yes"
     # The admin is still allowed everything.
     assert (await kubectl("auth", "can-i", "'*'", "'*'")).stdout.strip() == "yes"
 
