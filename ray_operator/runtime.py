@@ -228,7 +228,8 @@ async def run(
             from webhook.rules import raycluster_rules
 
             rules = raycluster_rules()
-        # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
+        # ``files`` certificates (cert-manager) need no API access in webhook mode, unless /metrics is
+        # secured (its TokenReview and SubjectAccessReview go to the API server).
         needs_api = settings.mode != "webhook" or settings.cert_source != "files" or settings.metrics_secure
         client_cm = api_client_factory(settings) if needs_api else contextlib.nullcontext()
         async with client_cm as api_client:
