@@ -62,6 +62,7 @@ def start_webhook(cert_dir: Path, port: int, max_connections: int) -> subprocess
         "--probe-port=0",
         "--metrics-host=127.0.0.1",
         "--metrics-port=0",
+        "--metrics-secure=false",  # secure metrics need an API server for TokenReview
         f"--webhook-max-connections={max_connections}",
         "--log-level=warning",
     ]

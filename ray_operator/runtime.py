@@ -287,8 +287,9 @@ async def run(
             from webhook.rules import raycluster_rules
 
             rules = raycluster_rules()
-        # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
-        needs_api = settings.mode != "webhook" or settings.cert_source != "files"
+        # ``files`` certificates (cert-manager) need no API access in webhook mode, unless /metrics is
+        # secured (its TokenReview and SubjectAccessReview go to the API server).
+        needs_api = settings.mode != "webhook" or settings.cert_source != "files" or settings.metrics_secure
         client_cm = api_client_factory(settings) if needs_api else contextlib.nullcontext()
         async with client_cm as api_client:
             certificates = None
@@ -406,11 +407,22 @@ async def _serve(
         shutdown_timeout=timeout,
         limits=diagnostics_limits,
     )
+    metrics_app = build_metrics_app(st.registry)
+    metrics_tls = None
+    if settings.metrics_secure:  # TokenReview + SubjectAccessReview in front of /metrics (metrics_auth)
+        from ray_operator.metrics_auth import secure
+
+        metrics_tls = secure(
+            metrics_app,
+            api_client=api_client,
+            cache_seconds=settings.metrics_auth_cache_seconds,
+            timeout_seconds=settings.kube_request_timeout_seconds,
+        )
     metrics = HttpsServer(
-        build_metrics_app(st.registry),
+        metrics_app,
         host=settings.metrics_host,
         port=settings.metrics_port,
-        ssl_context=None,
+        ssl_context=metrics_tls,
         shutdown_timeout=timeout,
         limits=diagnostics_limits,
     )

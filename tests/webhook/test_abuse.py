@@ -191,6 +191,7 @@ def hook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
         f"--probe-port={probe_port}",
         "--metrics-host=127.0.0.1",
         "--metrics-port=0",
+        "--metrics-secure=false",  # secure metrics need an API server for TokenReview
         f"--webhook-max-connections={CAP}",
         f"--diagnostics-max-connections={DIAGNOSTICS_CAP}",
         f"--http-handshake-timeout-seconds={HANDSHAKE_TIMEOUT}",

@@ -21,7 +21,8 @@ import structlog
 from aiohttp import web
 
 from ray_operator.sandbox import errors, limits, tables
-from ray_operator.sandbox.builtins import pods, reviews
+from ray_operator.sandbox.auth.gate import AuthGate
+from ray_operator.sandbox.builtins import pods, reviews, tokenrequest
 from ray_operator.sandbox.engine import Engine
 from ray_operator.sandbox.engine.context import parse_bool
 from ray_operator.sandbox.resources import ResourceType
@@ -112,14 +113,29 @@ LOGGED_CHARS = 2048
 """How much of a URL's path and of each query parameter the request log keeps."""
 
 
+def _bound(entry: dict[str, Any]) -> None:
+    """Cut every text field of a request-log entry (the RBAC fields name the object: a 1 MiB URL's name)."""
+    for key, value in entry.items():
+        if isinstance(value, str) and len(value) > LOGGED_CHARS:
+            entry[key] = value[:LOGGED_CHARS]
+
+
 class Handlers:
     def __init__(
-        self, *, engine: Engine, control: Control, options: ServerOptions, now: Callable[[], datetime]
+        self,
+        *,
+        engine: Engine,
+        control: Control,
+        options: ServerOptions,
+        now: Callable[[], datetime],
+        gate: AuthGate | None = None,
     ) -> None:
         self.engine = engine
         self.control = control
         self.options = options
         self.now = now
+        self.gate = gate
+        """Authentication and RBAC (``sandbox/auth``); without one, ``options.tokens`` and no authorization."""
 
     # -------------------------------------------------------------------------------- middleware
 
@@ -140,12 +156,13 @@ class Handlers:
         if not control_request:
             self.control.requests.append(entry)
         try:
-            self._authenticate(request)
+            self._authenticate(request, entry, control_request)
             if not control_request:
                 fault = self.control.take_fault(request.method, request.path)
                 if fault is not None:
                     response = await self._fault(request, fault)
                     if response is not None:
+                        _bound(entry)
                         entry["status"] = response.status
                         return response
             response = await handler(request)
@@ -168,10 +185,27 @@ class Handlers:
         except Exception as exc:  # every failure is answered as a Status; the server keeps running
             log.exception("request_failed", method=request.method, path=request.path)
             response = error_response(errors.internal(f"Internal error occurred: {exc}"))
+        _bound(entry)
         entry["status"] = response.status
         return response
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request, entry: dict[str, Any], control: bool) -> None:
+        # --- sandbox/auth hook: authentication, impersonation and RBAC; the log entry records the decision.
+        if self.gate is not None:
+            path = request.path.rstrip("/") or "/"
+            parts = [p for p in path.split("/") if p]
+            checked = self.gate.check(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                headers=request.headers,
+                parsed=parse_resource_path(parts) if parts and parts[0] in ("api", "apis") else None,
+                control=control,
+                record=entry,
+            )
+            request[USER_KEY] = checked.user
+            return
+        # --- end of the sandbox/auth hook
         request[USER_KEY] = dict(next(iter(self.options.tokens.values()), {"username": "system:admin"}))
         if not self.options.require_token or request.path in PUBLIC_PATHS:
             return
@@ -298,7 +332,14 @@ class Handlers:
             if request.method != "POST" or path.name is not None:
                 raise errors.method_not_allowed()
             body = await read_object(request)
-            return json_response(reviews.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
+            user = dict(request.get(USER_KEY) or {})
+            return json_response(reviews.review_response(rt, body, user, self.gate, path.namespace), status=201)
+        if path.sub == "token" and rt.group == "" and rt.resource == "serviceaccounts" and path.name and path.namespace:
+            if request.method != "POST" or self.gate is None:
+                raise errors.method_not_allowed()
+            body = await read_object(request)
+            issued = tokenrequest.token_request(self.gate, path.namespace, path.name, body, self.now())
+            return json_response(issued, status=201)
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()
