@@ -301,7 +301,9 @@ def test_connections_over_the_cap_are_refused_and_established_clients_keep_worki
         healthy.sendall(post(review_body()))
         assert read_response(healthy)[0] == 200
         held = [socket.create_connection(("127.0.0.1", hook.port), timeout=5) for _ in range(CAP)]
-        time.sleep(0.3)
+        # The healthy client holds one slot, so the last of these is reset at accept; once it is,
+        # the server has accepted all the others (it accepts in order) and is full.
+        assert wait_closed_by_server(held[-1], SLACK)
         with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
             hook.tls().close()  # reset at accept, before the handshake
         healthy.sendall(post(review_body()))
@@ -339,8 +341,15 @@ def test_the_probe_server_has_its_own_cap(hook: Webhook) -> None:
     finally:
         for sock in held:
             sock.close()
-    time.sleep(0.3)
-    assert healthz().startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + SLACK
+    while True:  # the slots are free again once the server saw the closes
+        try:
+            if healthz().startswith(b"HTTP/1.1 200"):
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the probe server did not free its slots"
+        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------- malformed requests
