@@ -91,6 +91,9 @@ def _ray_pod(obj: Mapping[str, Any]) -> bool:
 _POD_SPEC_KEPT = ("restartPolicy", "nodeName", "hostname", "subdomain")
 _CONTAINER_KEPT = ("name", "image")
 _POD_METADATA_DROPPED = ("managedFields",)
+_POD_STATUS_KEPT = ("phase", "reason", "message", "podIP", "hostIP", "startTime")
+_CONDITION_KEPT = ("type", "status", "reason", "message", "lastTransitionTime")
+_CONTAINER_STATUS_KEPT = ("name", "ready", "started", "restartCount", "state", "lastState")
 
 
 def _interned(value: Any) -> Any:
@@ -108,8 +111,9 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The part of a pod the reconciler reads: identity, labels, annotations, owners, status.
 
     Of the spec only container names and images, the restart policy and placement are kept
-    (``builders.health`` reads the first two); the status is kept whole (conditions, IPs, container
-    states are the pod health and cluster status inputs).
+    (``builders.health`` reads the first two); of the status the phase, IPs, conditions and container
+    states (pod health, rollouts and the cluster status read them), without image IDs, container IDs,
+    the IP lists that repeat ``podIP`` and ``hostIP``, and empty values.
     """
     meta = pod.get("metadata")
     spec = pod.get("spec")
@@ -127,8 +131,26 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
                     if isinstance(item, Mapping)
                 ]
         slim["spec"] = _interned(kept)
-    if "status" in pod:
-        slim["status"] = _interned(pod["status"])
+    status = pod.get("status")
+    if isinstance(status, Mapping):
+        slim["status"] = _interned(_slim_pod_status(status))
+    return slim
+
+
+def _without_empty(values: Mapping[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    return {k: values[k] for k in keep if values.get(k) not in (None, "", {}, [])}
+
+
+def _slim_pod_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Phase, IPs, conditions and container states: what pod health, rollouts and cluster status read."""
+    slim = _without_empty(status, _POD_STATUS_KEPT)
+    conditions = status.get("conditions")
+    if isinstance(conditions, list):
+        slim["conditions"] = [_without_empty(c, _CONDITION_KEPT) for c in conditions if isinstance(c, Mapping)]
+    for field in ("initContainerStatuses", "containerStatuses"):
+        containers = status.get(field)
+        if isinstance(containers, list):
+            slim[field] = [_without_empty(c, _CONTAINER_STATUS_KEPT) for c in containers if isinstance(c, Mapping)]
     return slim
 
 
