@@ -13,8 +13,8 @@ guarantees. Like the broadcaster in ``k8s.io/client-go/tools/events``:
   join its **series**: ``series.count`` and ``series.lastObservedTime`` are **patched** onto the same
   Event, at most once per ``series_flush_seconds`` (default 10 s), so a hot loop repeating one event
   costs one patch per interval, not one write per repeat; after the window a repeat starts a new Event;
-* up to ``max_in_flight`` writes (default 8) are sent at once, never two for one Event;
-* all writes share a token bucket (default 50/s, burst 100: the operator records one Event per pod it
+* up to ``max_in_flight`` writes (default 16) are sent at once, never two for one Event;
+* all writes share a token bucket (default 100/s, burst 100: the operator records one Event per pod it
   creates or deletes, so a 100-pod scale-up or 1,000 clusters converging must not leave a backlog that
   drains for minutes after the cluster is steady); new Events waiting to be written are
   bounded (``max_pending``, default 1000) and beyond that **dropped and counted** (``stats.dropped``);
@@ -58,8 +58,8 @@ class EventRecorderConfig:
     Default 6 min (client-go's)."""
     series_flush_seconds: float = 10.0
     """A series' count is written at most this often. Default 10 s."""
-    writes_per_second: float = 50.0
-    """Sustained API writes (creates and patches together). Default 50/s."""
+    writes_per_second: float = 100.0
+    """Sustained API writes (creates and patches together). Default 100/s."""
     burst: int = 100
     """Writes allowed at once before the rate applies. Default 100."""
     max_pending: int = 1000
@@ -68,8 +68,8 @@ class EventRecorderConfig:
     """Series remembered for aggregation; the least recently seen written one is forgotten first. Default 4096."""
     max_attempts: int = 3
     """Tries per write before it is given up (logged, counted). Default 3."""
-    max_in_flight: int = 8
-    """Writes sent at once. Default 8: one at a time, a loaded API server's latency capped the writer
+    max_in_flight: int = 16
+    """Writes sent at once. Default 16: one at a time, a loaded API server's latency capped the writer
     below the rate, and a 1,000-cluster convergence dropped three Events in four past ``max_pending``."""
     request_timeout_seconds: float = 10.0
     """Timeout of each write. Default 10 s."""

@@ -98,3 +98,27 @@ def test_only_the_pod_cache_is_slimmed() -> None:
     assert transforms["pods"] is slim_pod
     # A Service's spec is read back (ports, type, clusterIP) for drift repair and status.
     assert transforms["services"] is not slim_pod
+
+
+def test_slim_pod_keeps_ready_and_the_conditions_that_say_why_a_pod_is_stuck() -> None:
+    pod = running_worker()
+    pod["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status",
+        },
+    ]
+    kept = slim_pod(copy.deepcopy(pod))["status"]["conditions"]
+    assert kept == [
+        {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status",
+        },
+    ]
