@@ -136,6 +136,7 @@ def reconciler_config(settings: Settings) -> ReconcilerConfig:
         resync_seconds=settings.resync_seconds,
         short_requeue_seconds=settings.requeue_seconds,
         create_concurrency=settings.pod_create_concurrency,
+        status_write_interval_seconds=settings.status_write_interval_seconds,
     )
 
 

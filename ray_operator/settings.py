@@ -246,6 +246,12 @@ class Settings:
     requeue_seconds: Seconds = 2.0
     """Delay before the next pass after a status change or during suspend and deletion. Default 2 s (KubeRay's)."""
 
+    status_write_interval_seconds: SecondsOrZero = 0.5
+    """A status change that moves only counts, IPs or endpoints waits until this long after the cluster's
+    previous status write (a change of state, reason, condition or observedGeneration is written at once).
+    Default 0.5 s: while pods come up one by one, a cluster's status is written about three times instead
+    of once per pod. 0 writes every change at once."""
+
     pod_create_concurrency: Count = 16
     """Pod creates (and deletes) of one pass in flight at once. Default 16; KubeRay creates one at a time."""
 

@@ -76,7 +76,7 @@ from ray_operator.builders.replicas import (
 )
 from ray_operator.builders.resources import is_gpu_resource, pod_resource_totals
 
-__all__ = ["ReconcileError", "compute_status", "format_time", "status_changed"]
+__all__ = ["ReconcileError", "compute_status", "format_time", "status_can_wait", "status_changed"]
 
 _REASON_RE = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 _MAX_MESSAGE = 32768
@@ -506,3 +506,22 @@ def _comparable(status: Mapping[str, Any] | None) -> tuple[Any, ...]:
 def status_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     """Whether ``new`` differs from the stored ``old`` status in a field worth a write (module docstring)."""
     return _comparable(old) != _comparable(new)
+
+
+def _milestones(status: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    status = status or {}
+    conditions = {
+        cond.get("type"): (cond.get("status"), cond.get("reason"))
+        for cond in status.get("conditions") or ()
+        if isinstance(cond, Mapping)
+    }
+    return (status.get("state") or None, status.get("reason") or None, conditions, status.get("observedGeneration"))
+
+
+def status_can_wait(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether going from ``old`` to ``new`` moves only progress (counts, IPs, endpoints, resources).
+
+    Such a change may be held back briefly and folded into the next one; a change of state, reason,
+    a condition's status or reason, or observedGeneration is what users and tools wait on, and is not.
+    """
+    return _milestones(old) == _milestones(new)

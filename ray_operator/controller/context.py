@@ -8,6 +8,7 @@ where its predecessor stopped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ class ReconcilerConfig:
     """While GCS FT deletion waits for head pods to go. KubeRay's 10 s."""
     create_concurrency: int = 16
     """How many pod creates of one pass are in flight at once (KubeRay creates one at a time)."""
+    status_write_interval_seconds: float = 0.5
+    """Minimum spacing of status writes that only move counts (``builders.status.status_can_wait``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +70,8 @@ class Deps:
     """Source of the auth token (``os.urandom`` in production)."""
     random_suffix: Callable[[], str]
     """Five lowercase characters for multi-host replica names."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Seconds for spacing writes (never the wall clock, which can jump)."""
     log: Any
 
 

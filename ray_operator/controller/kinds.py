@@ -91,16 +91,30 @@ def _ray_pod(obj: Mapping[str, Any]) -> bool:
 _POD_SPEC_KEPT = ("restartPolicy", "nodeName", "hostname", "subdomain")
 _CONTAINER_KEPT = ("name", "image")
 _POD_METADATA_DROPPED = ("managedFields",)
+_POD_STATUS_KEPT = ("phase", "reason", "message", "podIP", "hostIP", "startTime")
+_CONDITION_KEPT = ("type", "status", "reason", "message", "lastTransitionTime")
+_CONTAINER_STATUS_KEPT = ("name", "ready", "started", "restartCount", "state", "lastState")
 
 
-def _interned(value: Any) -> Any:
-    """Intern the strings of a small mapping tree: label keys and values repeat across every pod."""
+_UNIQUE_VALUES = frozenset(
+    ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "podIP", "startTime",
+     "lastTransitionTime", "startedAt", "finishedAt")
+)  # fmt: skip
+"""Fields whose values differ per pod: interning them would only add an entry to the interned table."""
+
+
+def _interned(value: Any, key: str = "") -> Any:
+    """A copy of a small JSON tree whose keys and repeated strings are interned.
+
+    Keys, label and annotation values, phases, reasons, container names and images repeat across
+    every pod of a cluster; the values of ``_UNIQUE_VALUES`` (and the pod's own name) do not.
+    """
     if isinstance(value, str):
-        return sys.intern(value)
+        return value if key in _UNIQUE_VALUES else sys.intern(value)
     if isinstance(value, Mapping):
-        return {sys.intern(k) if isinstance(k, str) else k: _interned(v) for k, v in value.items()}
+        return {sys.intern(k) if isinstance(k, str) else k: _interned(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interned(item) for item in value]
+        return [_interned(item, key) for item in value]
     return value
 
 
@@ -108,14 +122,19 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The part of a pod the reconciler reads: identity, labels, annotations, owners, status.
 
     Of the spec only container names and images, the restart policy and placement are kept
-    (``builders.health`` reads the first two); the status is kept whole (conditions, IPs, container
-    states are the pod health and cluster status inputs).
+    (``builders.health`` reads the first two); of the status the phase, IPs, conditions and container
+    states (pod health, rollouts and the cluster status read them), without image IDs, container IDs,
+    the IP lists that repeat ``podIP`` and ``hostIP``, empty values, and the conditions that are True
+    other than ``Ready`` (nothing reads them; a False one explains a stuck pod, so it stays).
     """
     meta = pod.get("metadata")
     spec = pod.get("spec")
     slim: dict[str, Any] = {k: v for k, v in pod.items() if k not in ("metadata", "spec", "status")}
     if isinstance(meta, Mapping):
-        slim["metadata"] = _interned({k: v for k, v in meta.items() if k not in _POD_METADATA_DROPPED})
+        kept_meta = _interned({k: v for k, v in meta.items() if k not in _POD_METADATA_DROPPED and k != "name"})
+        if "name" in meta:
+            kept_meta["name"] = meta["name"]
+        slim["metadata"] = kept_meta
     if isinstance(spec, Mapping):
         kept: dict[str, Any] = {k: spec[k] for k in _POD_SPEC_KEPT if k in spec}
         for field in ("initContainers", "containers"):
@@ -127,8 +146,31 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
                     if isinstance(item, Mapping)
                 ]
         slim["spec"] = _interned(kept)
-    if "status" in pod:
-        slim["status"] = _interned(pod["status"])
+    status = pod.get("status")
+    if isinstance(status, Mapping):
+        slim["status"] = _interned(_slim_pod_status(status))
+    return slim
+
+
+def _without_empty(values: Mapping[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    return {k: values[k] for k in keep if values.get(k) not in (None, "", {}, [])}
+
+
+def _slim_pod_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Phase, IPs, conditions and container states: what pod health, rollouts and cluster status read."""
+    slim = _without_empty(status, _POD_STATUS_KEPT)
+    conditions = status.get("conditions")
+    if isinstance(conditions, list):
+        # Ready is the one the reconciler reads; a condition that is not True says why a pod is stuck.
+        slim["conditions"] = [
+            _without_empty(c, _CONDITION_KEPT)
+            for c in conditions
+            if isinstance(c, Mapping) and (c.get("type") == "Ready" or c.get("status") != "True")
+        ]
+    for field in ("initContainerStatuses", "containerStatuses"):
+        containers = status.get(field)
+        if isinstance(containers, list):
+            slim[field] = [_without_empty(c, _CONTAINER_STATUS_KEPT) for c in containers if isinstance(c, Mapping)]
     return slim
 
 

@@ -12,7 +12,10 @@ The pipeline, in KubeRay's order:
 5. the **children** (autoscaler RBAC, Ingress, auth Secret, Services), then the **pods**; the first
    failure stops the chain and becomes the ``ReplicaFailure`` condition when it carries a marker;
 6. the **status**, computed by ``builders.status`` from the cache and written through ``/status`` only
-   when ``status_changed`` says a field that matters moved: a steady cluster costs zero writes;
+   when ``status_changed`` says a field that matters moved: a steady cluster costs zero writes; a
+   change that only moves progress (``status_can_wait``) waits until ``status_write_interval_seconds``
+   after the previous write and is folded into it, so pods turning Ready one by one cost about three
+   writes per cluster, not one per pod;
 7. the requeue: soon after a status write or while a flow is under way, else the periodic resync.
 
 A failed step is raised after the status is written, so the work queue retries the key with its
@@ -31,7 +34,7 @@ from ray_operator.api.defaulting import apply_defaults
 from ray_operator.api.models import RayCluster
 from ray_operator.api.validation import FieldError, validate
 from ray_operator.builders.names import cluster_ref, head_service_name
-from ray_operator.builders.status import ReconcileError, compute_status, status_changed
+from ray_operator.builders.status import ReconcileError, compute_status, status_can_wait, status_changed
 from ray_operator.controller.children import reconcile_children
 from ray_operator.controller.context import ClusterPass, Deps, StepFailed
 from ray_operator.controller.finalizer import reconcile_finalizer
@@ -69,6 +72,8 @@ class _WrittenStatus:
     """The resourceVersion the write was sent against (what a stale cache still shows)."""
     resource_version: str | None
     """The resourceVersion the write produced."""
+    at: float
+    """``Deps.monotonic()`` when it was written."""
 
 
 class RayClusterReconciler:
@@ -158,6 +163,11 @@ class RayClusterReconciler:
         written = self._written.get(p.key)
         if written is not None and not status_changed(written.status, new):
             return  # written by the previous pass; the cache has not caught up yet
+        if written is not None and status_can_wait(written.status, new):
+            wait = written.at + deps.config.status_write_interval_seconds - deps.monotonic()
+            if wait > 0:
+                p.requeue(wait)  # pods coming up one by one: fold their progress into one write
+                return
         base = p.raw
         seen_rv = p.raw.get("metadata", {}).get("resourceVersion")
         if written is not None and seen_rv == written.based_on:
@@ -167,6 +177,7 @@ class RayClusterReconciler:
         updated = await deps.writer.replace_status(base, new)
         self._written[p.key] = _WrittenStatus(
             status=new,
+            at=deps.monotonic(),
             based_on=base.get("metadata", {}).get("resourceVersion"),
             resource_version=(updated.get("metadata") or {}).get("resourceVersion"),
         )

@@ -36,9 +36,19 @@ def running_worker() -> dict[str, Any]:
     pod["status"] = {
         "phase": "Running",
         "podIP": "10.244.0.7",
+        "podIPs": [{"ip": "10.244.0.7"}],
+        "qosClass": "Guaranteed",
         "conditions": [{"type": "Ready", "status": "True"}],
         "containerStatuses": [
-            {"name": c["name"], "ready": True, "restartCount": 0, "state": {"running": {}}}
+            {
+                "name": c["name"],
+                "ready": True,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": "2026-01-01T00:00:01Z"}},
+                "image": c["image"],
+                "imageID": f"{c['image']}@sha256:0123",
+                "containerID": "containerd://4567",
+            }
             for c in pod["spec"]["containers"]
         ],
     }
@@ -51,7 +61,13 @@ def test_slim_pod_keeps_what_the_reconciler_reads() -> None:
     meta = {k: v for k, v in pod["metadata"].items() if k != "managedFields"}
     assert slim["metadata"] == meta
     assert "managedFields" not in slim["metadata"]
-    assert slim["status"] == pod["status"]
+    status = pod["status"]
+    assert slim["status"]["phase"] == status["phase"] and slim["status"]["podIP"] == status["podIP"]
+    assert slim["status"]["conditions"] == status["conditions"]
+    assert slim["status"]["containerStatuses"] == [
+        {k: v for k, v in c.items() if k not in ("image", "imageID", "containerID")}
+        for c in status["containerStatuses"]
+    ]
     assert slim["spec"]["restartPolicy"] == pod["spec"]["restartPolicy"]
     assert slim["spec"]["nodeName"] == "sandbox-node"
     assert [c["name"] for c in slim["spec"]["containers"]] == [c["name"] for c in pod["spec"]["containers"]]
@@ -82,3 +98,27 @@ def test_only_the_pod_cache_is_slimmed() -> None:
     assert transforms["pods"] is slim_pod
     # A Service's spec is read back (ports, type, clusterIP) for drift repair and status.
     assert transforms["services"] is not slim_pod
+
+
+def test_slim_pod_keeps_ready_and_the_conditions_that_say_why_a_pod_is_stuck() -> None:
+    pod = running_worker()
+    pod["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status",
+        },
+    ]
+    kept = slim_pod(copy.deepcopy(pod))["status"]["conditions"]
+    assert kept == [
+        {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status",
+        },
+    ]

@@ -161,3 +161,25 @@ async def test_status_writes_never_conflict_with_the_operators_own_writes(
     ]
     assert len(status_puts) >= 2, "the status moved more than once on the way to ready"
     assert [r["status"] for r in status_puts if r["status"] == 409] == []
+
+
+async def test_pods_turning_ready_one_by_one_cost_a_few_status_writes_and_the_last_one_lands(
+    start_operator: StackFactory, kubeconfig_path: Path, api_client: Any, sandbox: Sandbox
+) -> None:
+    """Progress (ready counts) is folded into the next write (``status_write_interval_seconds``), so ten
+    workers coming up cost a handful of writes, not one each, and the final counts are still written."""
+    await start_operator(settings=fast_settings(kubeconfig_path, status_write_interval_seconds=0.5))
+    api = Api(api_client)
+    body = sample(MINI)
+    body["spec"]["workerGroupSpecs"][0].update(replicas=10, maxReplicas=10)
+    await api.create_cluster(body)
+    await wait_until(lambda: api.ready(NAME, workers=10), seconds=30, what="ten workers ready")
+    status_puts = [
+        r
+        for r in sandbox.control.request_log(path=r"/rayclusters/[^/]+/status$", method="PUT")
+        if r["user_agent"].startswith("ray-operator")
+    ]
+    assert len(status_puts) <= 5, [r["status"] for r in status_puts]
+    cluster = await api.cluster(NAME)
+    assert cluster is not None
+    assert cluster["status"]["readyWorkerReplicas"] == 10 and cluster["status"]["availableWorkerReplicas"] == 10

@@ -215,3 +215,53 @@ async def test_cluster_scoped_objects_get_their_events_in_default_and_long_notes
     [event] = await events(api_client)
     assert event["regarding"] == {"apiVersion": "v1", "kind": "Node", "name": "emulator-node"}
     assert len(event["note"].encode()) <= 1024 and event["note"].startswith("éé")
+
+
+async def test_writes_overlap_up_to_max_in_flight_and_never_twice_for_one_event() -> None:
+    """A slow API server must not cap the recorder at one write per round trip; one Event's writes stay ordered."""
+    from aiohttp import web
+    from kubernetes_asyncio import client
+
+    in_flight: list[str] = []
+    peak = 0
+    overlapping_one_event: list[str] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal peak
+        body = await request.json()
+        name = request.match_info.get("name") or body["metadata"]["name"]
+        regarding = name.split(".")[0]
+        if regarding in in_flight:
+            overlapping_one_event.append(regarding)
+        in_flight.append(regarding)
+        peak = max(peak, len(in_flight))
+        await asyncio.sleep(0.05)
+        in_flight.remove(regarding)
+        return web.json_response(body, status=201 if request.method == "POST" else 200)
+
+    app = web.Application()
+    app.add_routes([web.post(EVENTS, slow), web.patch(EVENTS + "/{name}", slow)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    configuration = client.Configuration()
+    configuration.host = f"http://127.0.0.1:{port}"
+    try:
+        async with client.ApiClient(configuration) as api:
+            config = fast(max_in_flight=4, writes_per_second=1000, burst=100, series_flush_seconds=0.0)
+            recorder = EventRecorder(api_client=api, reporting_instance="r1", config=config)
+            async with writing(recorder):
+                for i in range(12):
+                    pod = {**CLUSTER, "metadata": {**CLUSTER["metadata"], "name": f"pod-{i}", "uid": f"u{i}"}}
+                    recorder.normal(pod, reason="CreatedWorkerPod", action="Create", note="created")
+                for _ in range(5):  # repeats of one Event while its create may be in flight
+                    recorder.normal(CLUSTER, reason="Reconciled", action="Reconcile", note="ok")
+                    await asyncio.sleep(0.01)
+                assert await recorder.flush(timeout=10)
+    finally:
+        await runner.cleanup()
+    assert recorder.stats.created == 13
+    assert peak == 4, "writes overlap, up to max_in_flight"
+    assert overlapping_one_event == []

@@ -20,6 +20,7 @@ import structlog
 import ray_operator.sandbox
 from ray_operator.sandbox.engine.gc import GarbageCollector
 from ray_operator.sandbox.server import Sandbox
+from ray_operator.sandbox.storage.store import Event
 
 VALIDATING = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -103,19 +104,31 @@ def test_sandbox_log_events_are_snake_case_noun_verb_names() -> None:
 
 
 class _BrokenStore:
-    def all_objects(self) -> Any:
+    def __init__(self) -> None:
+        self.listeners: list[Any] = []
+
+    def by_uid(self, uid: str) -> Any:
+        return None
+
+    def get(self, *key: Any) -> Any:
         raise RuntimeError("broken store")
 
 
 class _Engine:
-    store = _BrokenStore()
+    def __init__(self) -> None:
+        self.store = _BrokenStore()
 
 
 async def test_a_failed_gc_sweep_is_logged_as_an_event_and_the_collector_keeps_running() -> None:
-    collector = GarbageCollector(engine=_Engine())  # type: ignore[arg-type]
+    engine = _Engine()
+    collector = GarbageCollector(engine=engine)  # type: ignore[arg-type]
     task = asyncio.create_task(collector.run())
     try:
         with structlog.testing.capture_logs() as logs:
+            # A dependent is written: the collector looks at it, and reading it fails.
+            dependent = {"metadata": {"name": "d", "namespace": "default", "ownerReferences": [{"uid": "gone"}]}}
+            for listener in engine.store.listeners:
+                listener(Event("ADDED", ("", "configmaps"), dependent, None, 1))
             collector.kick()
             await collector.settle(limit=2)
         assert [(e["event"], e["log_level"]) for e in logs] == [("gc_sweep_failed", "error")]

@@ -399,3 +399,21 @@ def test_missing_counters_equal_zero_and_no_old_status_is_a_change() -> None:
     assert not status_changed({}, new)
     _, first = steady()
     assert status_changed(None, first)
+
+
+def test_only_progress_may_wait_for_the_next_status_write() -> None:
+    """``status_can_wait``: counts, IPs and endpoints may be folded into a later write; milestones may not."""
+    from ray_operator.builders.status import status_can_wait
+
+    ready = {"type": "HeadPodReady", "status": "True", "reason": "HeadPodRunningAndReady"}
+    before = {"state": "", "readyWorkerReplicas": 1, "observedGeneration": 1, "conditions": [ready]}
+    assert status_can_wait(before, {**before, "readyWorkerReplicas": 3, "head": {"podIP": "10.244.0.2"}})
+    assert status_can_wait(before, {**before, "endpoints": {"dashboard": "8265"}})
+    assert not status_can_wait(before, {**before, "state": "ready"})
+    assert not status_can_wait(before, {**before, "reason": "some failure"})
+    assert not status_can_wait(before, {**before, "observedGeneration": 2})
+    assert not status_can_wait(before, {**before, "conditions": [{**ready, "status": "False"}]})
+    assert not status_can_wait(
+        before, {**before, "conditions": [ready, {"type": "RayClusterProvisioned", "status": "True"}]}
+    )
+    assert not status_can_wait(None, before)
