@@ -24,3 +24,10 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-kubelet", action="store_true", help="do not run the fake kubelet that moves pods to Running"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["fake", "process"],
+        default="fake",
+        help="what runs the pods: fake (default: pods only report Running) or process (real local processes, one "
+        "network namespace per pod, so Ray really runs; needs root on Linux)",
+    )
