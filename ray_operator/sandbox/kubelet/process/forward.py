@@ -84,15 +84,28 @@ class Forwarder:
         self._listener = listener
         self._connect = connect
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
         self.port = int(listener.getsockname()[1])
 
     async def start(self) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await _splice(reader, writer, self._connect)
+            task = asyncio.current_task()
+            assert task is not None
+            self._connections.add(task)
+            try:
+                await _splice(reader, writer, self._connect)
+            finally:
+                self._connections.discard(task)
 
         self._server = await asyncio.start_server(handle, sock=self._listener)
 
     async def close(self) -> None:
+        """Stop listening and cut the open connections (their pod is going away)."""
+        for task in list(self._connections):
+            task.cancel()
+        for task in list(self._connections):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
