@@ -331,3 +331,21 @@ def test_no_namespaces_gives_one_line_naming_the_fake_runtime(monkeypatch: pytes
         netns.check_support()
     message = str(failure.value)
     assert "\n" not in message and "not running as root" in message and "--runtime fake" in message
+
+
+async def test_limits_bound_the_container_through_cgroups(psb: Sandbox, client: Client) -> None:
+    rt: ProcessRuntime = psb.process_runtime
+    if rt.state()["cgroups"] != "v1":
+        pytest.skip(f"checks cgroup v1 files; this machine has {rt.state()['cgroups']}")
+    limits = {"resources": {"limits": {"memory": "64Mi", "cpu": "500m"}}}
+    await client.call("POST", PODS, pod("bounded", "cat /proc/self/cgroup; echo END; sleep 60", container=limits))
+    text = await logs(client, "bounded", "END")
+    group = f"{rt.prefix}p"
+    assert any(group in line and "memory" in line for line in text.splitlines()), text
+    assert cgroup_value("memory", group, "memory.limit_in_bytes") == 64 * 1024 * 1024
+    assert cgroup_value("cpu", group, "cpu.cfs_quota_us") == 50_000
+
+
+def cgroup_value(hierarchy: str, prefix: str, name: str) -> int:
+    group = next(p for p in Path("/sys/fs/cgroup", hierarchy).iterdir() if p.name.startswith(prefix))
+    return int((group / name).read_text())

@@ -1,12 +1,12 @@
-"""The first process of every container: set up its private mounts and limits, then exec its command.
+"""The first process of every container: set up its private mounts, then exec its command.
 
 Run as ``ip netns exec <pod netns> python enter.py SPEC.json`` - so it is already inside the pod's
 network namespace and in a fresh mount namespace (``ip netns exec`` unshares one, makes ``/`` a slave
-of the host's and binds ``/etc/netns/<ns>/hosts`` and ``resolv.conf`` over ``/etc``). Here it joins the
-container's cgroups, binds the container's ``/tmp``, ``/dev/shm``, volumes and service-account files
-in order, changes to the working directory and execs the command with exactly the given environment:
-no process of ours sits between the runtime and the container's command, so its PID, process group
-and exit code are the container's.
+of the host's and binds ``/etc/netns/<ns>/hosts`` and ``resolv.conf`` over ``/etc``; the runtime has
+already put it into the container's cgroups). Here it binds the container's ``/tmp``, ``/dev/shm``,
+volumes and service-account files in order, changes to the working directory and execs the command
+with exactly the given environment: no process of ours sits between the runtime and the container's
+command, so its PID, process group and exit code are the container's.
 
 It is a script on purpose (standard library only, run by path, not as ``-m``): importing the package
 would cost every container start the package's import time, and nothing here needs it.
@@ -29,12 +29,6 @@ def _mount(argv: list[str]) -> None:
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
-    for procs in spec.get("cgroups", []):
-        try:
-            with open(procs, "w") as handle:
-                handle.write(str(os.getpid()))
-        except OSError as exc:
-            print(f"sandbox: cannot join cgroup {procs}: {exc}", file=sys.stderr)
     try:
         _mount(["--make-rslave", "/"])
         for item in spec.get("mounts", []):

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import sys
@@ -549,22 +550,23 @@ class ProcessRuntime:
         spec_file = run.directory / "containers" / c.view.name / "enter.json"
         mounts = self._mounts(run, c, _d(pod.get("spec")))
         spec_file.write_text(
-            json.dumps(
-                {"argv": argv, "env": env, "mounts": mounts, "cgroups": procs, "workdir": c.spec.get("workingDir")}
-            )
+            json.dumps({"argv": argv, "env": env, "mounts": mounts, "workdir": c.spec.get("workingDir")})
         )
         log_path = run.directory / "logs" / f"{c.view.name}.{c.view.restarts}.log"
+        # The cgroups are joined before ``ip netns exec``, which remounts /sys (and so hides /sys/fs/cgroup)
+        # for the new namespace; the shell then execs, so the container's processes all start inside them.
+        launch = " ".join(
+            shlex.quote(part)
+            for part in ("ip", "netns", "exec", run.netns, sys.executable, "-I", "-S", str(ENTER), str(spec_file))
+        )
+        join = 'for procs in "$@"; do echo $$ > "$procs" || echo "sandbox: cannot join $procs" >&2; done; '
         with log_path.open("ab") as output:
             c.proc = await asyncio.create_subprocess_exec(
-                "ip",
-                "netns",
-                "exec",
-                run.netns,
-                sys.executable,
-                "-I",
-                "-S",
-                str(ENTER),
-                str(spec_file),
+                "/bin/sh",
+                "-c",
+                f"{join}exec {launch}",
+                "enter",
+                *procs,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
