@@ -349,3 +349,40 @@ async def test_limits_bound_the_container_through_cgroups(psb: Sandbox, client: 
 def cgroup_value(hierarchy: str, prefix: str, name: str) -> int:
     group = next(p for p in Path("/sys/fs/cgroup", hierarchy).iterdir() if p.name.startswith(prefix))
     return int((group / name).read_text())
+
+
+async def test_etc_hosts_follows_endpoints_in_running_pods(psb: Sandbox, client: Client) -> None:
+    rt: ProcessRuntime = psb.process_runtime
+    await client.call("POST", PODS, pod("reader", "sleep 120"))
+    await client.until("reader", running)
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "later-svc"},
+        "spec": {"selector": {"app": "later"}, "ports": [{"port": 80}]},
+    }
+    await client.call("POST", "/api/v1/namespaces/default/services", service)
+    await client.call("POST", PODS, pod("later", "sleep 120"))
+    later = await client.until("later", ready)
+    expected = f"{later['status']['podIP']}\tlater-svc.default.svc.cluster.local"
+    async with asyncio.timeout(20):  # the Service poll and the bind-mounted file rewritten in place
+        while True:
+            _, hosts = await rt.exec_in(("default", "reader"), "main", ["cat", "/etc/hosts"])
+            if expected in hosts:
+                break
+            await asyncio.sleep(0.2)
+
+
+async def test_log_follow_streams_what_the_container_writes_next(psb: Sandbox, client: Client) -> None:
+    await client.call("POST", PODS, pod("ticker", "echo first; sleep 1; echo second; sleep 60"))
+    await client.until("ticker", running)
+    await logs(client, "ticker", "first")
+    url = f"{psb.url}{PODS}/ticker/log?follow=true"
+    seen = b""
+    async with asyncio.timeout(15), client.session.get(url, ssl=psb.client_ssl_context()) as resp:
+        assert resp.status == 200
+        async for chunk in resp.content.iter_any():
+            seen += chunk
+            if b"second" in seen:
+                break
+    assert seen.startswith(b"first\n") and b"second\n" in seen
