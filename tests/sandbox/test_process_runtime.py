@@ -128,7 +128,9 @@ async def test_blackhole_route_is_in_place_and_pods_are_reachable_only_from_insi
     psb: Sandbox, client: Client
 ) -> None:
     assert netns.has_blackhole(POD_CIDR)
-    await client.call("POST", PODS, pod("web", "exec python3 -m http.server 8000 --bind 0.0.0.0"))
+    web_pod = pod("web", "exec python3 -m http.server 8000 --bind 0.0.0.0")
+    web_pod["spec"]["containers"][0]["ports"] = [{"containerPort": 8000}]
+    await client.call("POST", PODS, web_pod)
     web = await client.until("web", running)
     ip = web["status"]["podIP"]
     assert ipaddress_in_range(ip)
@@ -149,6 +151,12 @@ async def test_blackhole_route_is_in_place_and_pods_are_reachable_only_from_insi
             if code == 0:
                 break
             await asyncio.sleep(0.2)
+    # the host reaches the pod's declared port only through the forward the kubelet state lists
+    code, state_body = await client.call("GET", "/_sandbox/kubelet/")
+    address = state_body["forwards"]["default/web"]["8000"]
+    assert address.startswith("127.0.0.1:")
+    async with client.session.get(f"http://{address}/") as resp:
+        assert resp.status == 200
 
 
 def ipaddress_in_range(ip: str) -> bool:
