@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from ray_operator.sandbox.kubelet.process.runtime import ProcessRuntime
 from ray_operator.sandbox.server import Sandbox
 from tests.integration.conftest import StackFactory
 from tests.integration.rayclusters import Api, fast_settings, sample, wait_until
-from tests.sandbox.process_support import namespaces_or_skip, runtime_namespaces
+from tests.sandbox.process_support import leftovers, namespaces_or_skip, runtime_namespaces
 
 PROCESS = {"tls": True, "kubelet": True, "runtime": "process", "kubelet_options": {"max_grace_seconds": 3}}
 RAY = Path(sys.executable).parent / "ray"
@@ -54,12 +55,15 @@ print("NODES", sorted(set(ray.get([work.remote() for _ in range(2)]))))
 
 
 @pytest.fixture(autouse=True)
-def _needs_namespaces_and_ray() -> None:
+def _needs_namespaces_and_ray() -> Iterator[None]:
+    """Skip where this cannot run; afterwards (the sandbox closed) no namespace or Ray process may be left."""
     namespaces_or_skip()
     if not RAY.exists():
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the real Ray tests: install the test extra (it pins ray)")
         pytest.skip("ray is not installed in this environment (pip install -e '.[test]')")
+    yield
+    assert leftovers() == []
 
 
 async def submit(address: str, script: str) -> str:

@@ -32,3 +32,31 @@ def runtime_namespaces(instance: str) -> list[str]:
 
 def processes_in(names: list[str]) -> list[int]:
     return [pid for name in names for pid in netns.pids_in(name)]
+
+
+def leftovers() -> list[str]:
+    """Namespaces of this process's runtimes, and Ray processes from this environment's Ray, still present."""
+    import contextlib
+    import sys
+    from pathlib import Path
+
+    mine = [n for n in netns.namespaces() if (inst := netns.instance_of(n)) and _owned_here(inst)]
+    prefix = str(Path(sys.prefix).resolve())
+    ray_processes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            exe = str((entry / "exe").resolve())
+            if exe.startswith(prefix) and ("raylet" in exe or "gcs_server" in exe):
+                ray_processes.append(f"{entry.name} {exe}")
+    return mine + ray_processes
+
+
+def _owned_here(instance: str) -> bool:
+    """An instance whose owner is this process, or one whose owner is gone (a namespace nobody will remove)."""
+    try:
+        pid = int((netns.OWNERS_DIR / f"{instance}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return True
+    return pid == os.getpid()

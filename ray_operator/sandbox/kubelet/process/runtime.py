@@ -572,6 +572,8 @@ class ProcessRuntime:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
+        if run.stopping:  # deleted while starting: the teardown may have looked before this process existed
+            _signal(c.proc, signal.SIGKILL)
         started = _now()
         c.view.state = {"running": {"startedAt": started}}
         c.view.started = True
