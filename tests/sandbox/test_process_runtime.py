@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 
 from ray_operator.sandbox.kubelet.agent import POD_CIDR
 from ray_operator.sandbox.kubelet.process import netns
-from ray_operator.sandbox.kubelet.process.runtime import ProcessRuntime, sweep_leftovers
+from ray_operator.sandbox.kubelet.process.runtime import DEFAULT_ROOT, ProcessRuntime, sweep_leftovers
 from ray_operator.sandbox.server import Sandbox
 from ray_operator.sandbox.testing import Kubectl
 from tests.sandbox.process_support import namespaces_or_skip, processes_in, runtime_namespaces
@@ -394,3 +395,67 @@ async def test_log_follow_streams_what_the_container_writes_next(psb: Sandbox, c
             if b"second" in seen:
                 break
     assert seen.startswith(b"first\n") and b"second\n" in seen
+
+
+CRASHING_SANDBOX = """
+import asyncio, json, sys
+import aiohttp
+from ray_operator.sandbox.server import Sandbox
+
+async def main():
+    async with Sandbox(tls=True, kubelet=True, runtime="process") as sb:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan"},
+               "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "300"]}]}}
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer " + sb.token}) as s:
+            url = sb.url + "/api/v1/namespaces/default/pods"
+            async with s.post(url, json=pod, ssl=sb.client_ssl_context()):
+                pass
+            while True:
+                async with s.get(url + "/orphan", ssl=sb.client_ssl_context()) as r:
+                    body = await r.json()
+                if "running" in (body.get("status", {}).get("containerStatuses") or [{}])[0].get("state", {}):
+                    break
+                await asyncio.sleep(0.1)
+        print("RUNNING", sb.process_runtime.instance, flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_sandbox_killed_mid_run_is_cleaned_up_by_the_next_start() -> None:
+    namespaces_or_skip()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING_SANDBOX, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()
+    assert line[:1] == ["RUNNING"], line
+    instance = line[1]
+    proc.kill()  # no clean-up code runs: namespaces and the pod's process stay behind
+    await proc.wait()
+    left = runtime_namespaces(instance)
+    assert len(left) == 2 and processes_in(left)
+    orphans = processes_in(left)
+    fresh = ProcessRuntime(api_port=1, ca_pem="", token="t", pod_cidr=POD_CIDR)
+    await fresh.start()
+    try:
+        assert runtime_namespaces(instance) == []
+        assert [pid for pid in orphans if running_process(pid)] == []
+        assert not (netns.OWNERS_DIR / f"{instance}.pid").exists()
+        assert not (DEFAULT_ROOT / instance).exists()
+        assert shm_dirs(f"{netns.PREFIX}{instance}-") == []
+    finally:
+        await fresh.close()
+
+
+def running_process(pid: int) -> bool:
+    """Alive and not a zombie (a killed orphan waits for init to reap it)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def shm_dirs(prefix: str) -> list[str]:
+    return [p.name for p in Path("/dev/shm").iterdir() if p.name.startswith(prefix)]
