@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from ray_operator import devstack
 from ray_operator.cli import build_parser
 from ray_operator.devstack import run_devstack_command
+from ray_operator.kube.client import kube_api_client
 from ray_operator.runtime import EXIT_OK
 
 
@@ -34,3 +36,44 @@ def test_process_runtime_without_namespaces_fails_in_one_line_naming_the_fake_ru
     assert len(lines) == 1
     assert "not running as root" in lines[0] and "use --runtime fake instead" in lines[0]
     assert not kubeconfig.exists()
+
+
+async def test_process_sandbox_prints_each_forwarded_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.integration.rayclusters import Api, fast_settings, wait_until
+    from tests.sandbox.process_support import leftovers, namespaces_or_skip
+
+    namespaces_or_skip()
+    kubeconfig = tmp_path / "kc"
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        devstack.run_devstack(kubeconfig=kubeconfig, stop=stop, handle_signals=False, runtime="process")
+    )
+    try:
+        await wait_until(kubeconfig.exists, seconds=60, what="the kubeconfig")
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "python",
+                        "command": ["python3", "-m", "http.server", "8000"],
+                        "ports": [{"containerPort": 8000}],
+                    }
+                ]
+            },
+        }
+        async with kube_api_client(fast_settings(kubeconfig)) as client:
+            await Api(client).send("POST", "/api/v1/namespaces/default/pods", pod)
+        printed = await wait_until(
+            lambda: [line for line in capsys.readouterr().out.splitlines() if "forwarded:" in line],
+            seconds=30,
+            what="a forwarded line",
+        )
+        assert printed[0].startswith("  forwarded:   pod default/web port 8000 -> 127.0.0.1:")
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 60) == EXIT_OK
+    assert leftovers() == []
