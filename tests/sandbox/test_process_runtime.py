@@ -459,3 +459,12 @@ def running_process(pid: int) -> bool:
 
 def shm_dirs(prefix: str) -> list[str]:
     return [p.name for p in Path("/dev/shm").iterdir() if p.name.startswith(prefix)]
+
+
+async def test_log_follow_ends_when_the_container_exits(psb: Sandbox, client: Client) -> None:
+    await client.call("POST", PODS, pod("brief", "echo a; sleep 1; echo b", restartPolicy="Never"))
+    await client.until("brief", running)
+    url = f"{psb.url}{PODS}/brief/log?follow=true"
+    async with asyncio.timeout(15), client.session.get(url, ssl=psb.client_ssl_context()) as resp:
+        body = await resp.read()  # returns only because the stream ends with the container
+    assert body == b"a\nb\n"

@@ -2,7 +2,7 @@
 
 The kubelet's runtime says where a container's output is (``log_file``); this route streams it as
 ``text/plain``: the whole file, its last ``tailLines``, and with ``follow=true`` whatever is appended
-until the container's run ends (the file stops being the current one) or the client goes. Errors are
+until the container exits (or restarts into a new file) or the client goes. Errors are
 the API server's: 404 for a missing pod, 400 naming the choices when a multi-container pod is asked
 without ``container``, 400 when the container has not started (or the runtime runs nothing - the
 ``fake`` runtime has no output to serve).
@@ -27,6 +27,8 @@ LOG_PATH = "/api/v1/namespaces/{namespace}/pods/{name}/log"
 
 class LogSource(Protocol):
     def log_file(self, key: tuple[str, str], container: str, *, previous: bool = False) -> Path | None: ...
+
+    def is_running(self, key: tuple[str, str], container: str) -> bool: ...
 
 
 def _tail(data: bytes, lines: int) -> bytes:
@@ -75,6 +77,7 @@ def routes(get_pod: Callable[[str, str], dict[str, Any]], source: Callable[[], L
         if follow and not previous:
             offset = path.stat().st_size if path.exists() else 0
             while runtime is not None and runtime.log_file((namespace, name), container) == path:
+                running = runtime.is_running((namespace, name), container)
                 await asyncio.sleep(FOLLOW_POLL_SECONDS)
                 try:
                     with path.open("rb") as handle:
@@ -85,6 +88,8 @@ def routes(get_pod: Callable[[str, str], dict[str, Any]], source: Callable[[], L
                 if chunk:
                     offset += len(chunk)
                     await response.write(chunk)
+                elif not running:
+                    break  # the container exited and everything it wrote has been sent
         await response.write_eof()
         return response
 

@@ -302,6 +302,13 @@ class ProcessRuntime:
             raise
         return int(proc.returncode or 0), out.decode(errors="replace")
 
+    def is_running(self, key: PodKey, container: str) -> bool:
+        run = self._runs.get(key)
+        if run is None:
+            return False
+        found = next((c for c in [*run.inits, *run.containers] if c.view.name == container), None)
+        return found is not None and found.proc is not None and found.proc.returncode is None
+
     def container_names(self, key: PodKey) -> list[str] | None:
         run = self._runs.get(key)
         return None if run is None else [c.view.name for c in run.containers]
