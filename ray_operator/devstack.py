@@ -32,16 +32,16 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 from ray_operator.kube.client import kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
-from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, RuntimeState, run
+from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, run
 from ray_operator.sandbox.kubelet.process.netns import NamespacesUnavailable
 from ray_operator.settings import Mode, Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
@@ -232,9 +232,16 @@ async def run_devstack(
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
     state: RuntimeState | None = None,
+    manifests: Sequence[dict[str, Any]] = (),
+    replicas: int = 1,
     runtime: str = "fake",
 ) -> int:
-    """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code."""
+    """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code.
+
+    With ``manifests`` (``--apply``), they are created once the operator is ready and a progress view
+    of the RayClusters runs on stdout (``ray_operator.progress``) until the sandbox stops. With
+    ``replicas`` > 1 the operators are that many processes instead (``ray_operator.replicas``).
+    """
     from ray_operator.sandbox.server import Sandbox
 
     done = stop or asyncio.Event()
@@ -245,6 +252,17 @@ async def run_devstack(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, done.set)
                 installed.append(sig)
+    if replicas > 1:
+        from ray_operator.replicas import run_replicated_devstack
+
+        try:
+            return await run_replicated_devstack(
+                kubeconfig=kubeconfig, port=port, kubelet=kubelet, mode=mode, count=replicas, stop=done,
+                manifests=manifests,
+            )  # fmt: skip
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
     st = state if state is not None else RuntimeState(registry=new_registry())
     written: Path | None = None
     stopper = asyncio.create_task(done.wait())
@@ -270,6 +288,19 @@ async def run_devstack(
         code = await operator
         return EXIT_OK if code == EXIT_OK else code
 
+    async def serve_ready(settings: Settings) -> int:
+        """Ready: apply the manifests and show their progress (``--apply``), until stopped."""
+        assert operator is not None
+        async with contextlib.AsyncExitStack() as stack:
+            if manifests:
+                view = await stack.enter_async_context(applied(settings, manifests))
+                stack.push_async_callback(_cancelled, view)
+            await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not stopper.done():
+            log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
+            return operator.result() or EXIT_CRASHED
+        return await stop_operator()
+
     try:
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
             async with Sandbox(tls=True, port=port, kubelet=kubelet, runtime=runtime) as sb:
@@ -292,11 +323,7 @@ async def run_devstack(
                         kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
                     )
                     print(usage, flush=True)
-                    await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    if not stopper.done():
-                        log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
-                        return operator.result() or EXIT_CRASHED
-                    return await stop_operator()
+                    return await serve_ready(settings)
                 if not await until_stopped(asyncio.ensure_future(st.webhook_serving.wait())):
                     if operator.done():
                         log.error("devstack_failed", reason="the operator stopped before its webhook served")
@@ -330,11 +357,7 @@ async def run_devstack(
                     kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
                 )
                 print(usage, flush=True)
-                await asyncio.wait({operator, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if not stopper.done():
-                    log.error("devstack_failed", reason="the operator stopped", exit_code=operator.result())
-                    return operator.result() or EXIT_CRASHED
-                return await stop_operator()
+                return await serve_ready(settings)
     finally:
         stopper.cancel()
         if operator is not None and not operator.done():  # an exception above: do not leave it running
@@ -346,6 +369,25 @@ async def run_devstack(
         if written is not None:
             with contextlib.suppress(OSError):
                 written.unlink()
+
+
+@contextlib.asynccontextmanager
+async def applied(settings: Settings, manifests: Sequence[dict[str, Any]]) -> Any:
+    """Create ``manifests`` (printing one line each), then yield the running progress-view task."""
+    from ray_operator.applying import apply_manifests
+    from ray_operator.progress import watch_progress
+
+    async with kube_api_client(settings, user_agent="ray-operator-sandbox-apply") as api_client:
+        for outcome in await apply_manifests(api_client, manifests):
+            print(f"{outcome.reference} {outcome.result}", flush=True)
+        tty = sys.stdout.isatty()
+        yield asyncio.create_task(watch_progress(api_client, out=sys.stdout, tty=tty), name="progress")
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def controller_synced(state: RuntimeState) -> None:
@@ -362,8 +404,33 @@ def print_forward(pod: str, port: str, address: str) -> None:
 
 
 def run_devstack_command(args: argparse.Namespace) -> int:
-    """``ray-operator sandbox [--mode all|webhook|controller] --kubeconfig FILE`` (not ``--api-only``)."""
-    configure_logging(level="info", fmt="auto")
+    """``ray-operator sandbox [--mode M] [--replicas N] [--apply FILE...] --kubeconfig FILE`` (not ``--api-only``)."""
+    from ray_operator.applying import ManifestError, load_manifests
+
+    if int(args.replicas) > 1 and args.mode == "webhook":
+        print("error: --replicas needs a controller (--mode all or controller): webhook replicas elect nobody",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    if int(args.replicas) > 1 and getattr(args, "runtime", "fake") != "fake":
+        print("error: --replicas runs with the fake kubelet only: drop --runtime process", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        manifests = load_manifests([Path(p) for p in args.apply or ()])
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # The live view redraws the terminal: log lines would tear it, so they go to a file beside the kubeconfig.
+    live = bool(manifests) and sys.stdout.isatty()
+    log_file: TextIO | None = None
+    if live:
+        log_path = Path(args.kubeconfig).with_suffix(".log")
+        try:
+            log_file = log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write the operator log {log_path}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"operator logs: {log_path} (the progress view below redraws in place)", flush=True)
+    configure_logging(level="info", fmt="json" if live else "auto", stream=log_file)
     mode: Mode = args.mode
     try:
         return asyncio.run(
@@ -372,6 +439,8 @@ def run_devstack_command(args: argparse.Namespace) -> int:
                 port=int(args.port),
                 kubelet=not bool(args.no_kubelet),
                 mode=mode,
+                manifests=manifests,
+                replicas=int(args.replicas),
                 runtime=str(getattr(args, "runtime", "fake")),
             )
         )
@@ -381,3 +450,6 @@ def run_devstack_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot start the sandbox on port {args.port}: {exc}", file=sys.stderr)
         return EXIT_CRASHED
+    finally:
+        if log_file is not None:
+            log_file.close()

@@ -7,13 +7,20 @@
 * **probes** - ``/healthz`` and ``/readyz`` (ready only once the webhook completes a verified handshake);
 * **metrics** - ``/metrics`` with controller-runtime's metric names.
 
-* **controller** - in ``--mode all`` (the default) and ``--mode controller``: the RayCluster
-  reconciler (``ray_operator.controller.manager``), whose reflectors must have synced before
-  ``/readyz`` passes.
+* **watchdog** - a one-second tick; ``/healthz`` fails when it is older than ``event_loop_stall_seconds``;
+* **leader** - in ``--mode all`` (the default) and ``--mode controller``: campaigns for the Lease
+  (``ray_operator.kube.leaderelection``) and, only while this replica leads, builds and runs the
+  RayCluster controller (``ray_operator.controller.manager``). A standby keeps no caches at all; once
+  elected it lists, syncs and reconciles. Losing the lease (no renewal within the renew deadline, which
+  ends before any standby may take over) cancels the controller at once, says so in the log and in
+  ``/readyz``, and the replica campaigns again. On SIGTERM the controller takes no more keys, its
+  in-flight reconciles finish, and then the lease is released, so a standby leads at its next retry.
+  With ``--leader-elect=false`` the task is **controller** instead: the controller runs from the start.
 
-``--mode webhook`` runs no controller: no reflectors, no pod writes. ``--mode controller`` runs no
-webhook and no certificate manager (the webhook replicas own the certificates). Leader election is
-not built yet, so the controller runs on every replica that has it: run one such replica.
+``--mode webhook`` runs no controller and no election: no reflectors, no Lease, no pod writes.
+``--mode controller`` runs no webhook and no certificate manager (the webhook replicas own the
+certificates). ``/readyz`` says ``leader``, ``standby`` or ``lost-lease``; on the leader it also waits
+for the controller's caches to sync.
 
 A root task that raises - or returns, which for a serve-forever task is also a failure - cancels
 the others and the process exits 1 after one ``root_task_crashed`` log line naming the task.
@@ -23,6 +30,8 @@ port closes), then the servers finish in-flight requests and close.
 
 The Kubernetes client is created inside the running loop and closed on the way out; every API call
 that does not set its own timeout gets ``kube_request_timeout_seconds`` (kubernetes_asyncio has none).
+Its User-Agent is ``ray-operator/<version> (<identity>)``, the identity being the leader-election one
+(``<hostname>_<uuid>``), so an audit log (or the sandbox's request log) tells the replicas apart.
 
 A ``Settings`` is range-checked when it is built (``ray_operator.settings``), so no bad value reaches
 here; ``certificate_config`` maps it onto the certificate package's own ``CertConfig``, the one place
@@ -37,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import signal
 import socket
 import sys
@@ -48,10 +58,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from ray_operator.kube.client import KubeconfigError, kube_api_client
+from ray_operator.kube.client import USER_AGENT, KubeconfigError, kube_api_client
+from ray_operator.kube.leaderelection import LeaderElector, LeaseConfig, new_identity
 from ray_operator.logging import configure_logging
-from ray_operator.metrics import WebhookMetrics, build_metrics_app, new_registry
-from ray_operator.probes import Check, HandshakeOk, build_probe_app, webhook_ready_check
+from ray_operator.metrics import (
+    ControllerMetrics,
+    RayClustersByState,
+    WebhookMetrics,
+    build_metrics_app,
+    new_registry,
+)
+from ray_operator.probes import Check, HandshakeOk, Passed, Watchdog, build_probe_app, webhook_ready_check
 from ray_operator.settings import Settings, settings_from
 from webhook.app import build_app
 from webhook.rules import Rules
@@ -127,14 +144,36 @@ def watched_namespaces(settings: Settings) -> list[str] | None:
     return names or None
 
 
-def build_controller(settings: Settings, api_client: Any) -> RayClusterController:
+def lease_config(settings: Settings, identity: str) -> LeaseConfig:
+    """The leader-election settings in the elector's terms (the Lease lives in ``--namespace``)."""
+    return LeaseConfig(
+        namespace=settings.namespace,
+        name=settings.lease_name,
+        identity=identity,
+        lease_duration_seconds=settings.lease_duration_seconds,
+        renew_deadline_seconds=settings.renew_deadline_seconds,
+        retry_period_seconds=settings.retry_period_seconds,
+    )
+
+
+def user_agent(identity: str) -> str:
+    from ray_operator import __version__
+
+    return f"{USER_AGENT}/{__version__} ({identity})"
+
+
+def build_controller(
+    settings: Settings, api_client: Any, *, identity: str | None = None, metrics: ControllerMetrics | None = None
+) -> RayClusterController:
     from ray_operator.controller.manager import RayClusterController
     from ray_operator.kube.reflector import ReflectorConfig
 
+    if metrics is not None:
+        metrics.controller_started(concurrency=settings.reconcile_concurrency)
     return RayClusterController(
         api_client=api_client,
         config=reconciler_config(settings),
-        identity=socket.gethostname(),
+        identity=identity or socket.gethostname(),
         namespaces=watched_namespaces(settings),
         concurrency=settings.reconcile_concurrency,
         request_timeout_seconds=settings.kube_request_timeout_seconds,
@@ -145,6 +184,10 @@ def build_controller(settings: Settings, api_client: Any) -> RayClusterControlle
             inactivity_timeout_seconds=settings.watch_inactivity_timeout_seconds,
         ),
         expectations_timeout_seconds=settings.expectations_timeout_seconds,
+        queue_observer=metrics,
+        reconcile_observer=metrics,
+        reflector_observer=metrics,
+        write_observer=metrics,
         logger=structlog.get_logger("ray_operator.controller"),
     )
 
@@ -176,9 +219,16 @@ class RuntimeState:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
     controller: RayClusterController | None = None
-    """The running controller (``--mode all`` or ``controller``), for readiness and tests."""
+    """The running controller (``--mode all`` or ``controller``, on the leader only), for readiness and tests."""
     controller_created: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set once ``controller`` is assigned (its caches sync later: ``controller.synced``)."""
+    """Set while ``controller`` is assigned (its caches sync later: ``controller.synced``)."""
+    identity: str = field(default_factory=new_identity)
+    """This replica's leader-election identity, ``<hostname>_<uuid>``; also in its User-Agent."""
+    elector: LeaderElector | None = None
+    """The leader elector (``--mode all``/``controller`` with ``--leader-elect``)."""
+    watchdog: Watchdog | None = None
+    controller_metrics: ControllerMetrics | None = None
+    """The controller's series (``--mode all``/``controller``); they outlive each term as leader."""
 
 
 async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
@@ -196,7 +246,7 @@ async def _root(name: str, coro: Coroutine[Any, Any, Any]) -> None:
 async def run(
     settings: Settings,
     *,
-    api_client_factory: ApiClientFactory = kube_api_client,
+    api_client_factory: ApiClientFactory | None = None,
     certificate_source_factory: CertificateSourceFactory | None = None,
     handshake_ok: HandshakeOk | None = None,
     rules: Rules | None = None,
@@ -209,6 +259,9 @@ async def run(
         certificate_source_factory = certificate_source_factory or default_factory
         handshake_ok = handshake_ok or default_handshake
     st = state if state is not None else RuntimeState(registry=new_registry())
+    if api_client_factory is None:
+        api_client_factory = functools.partial(kube_api_client, user_agent=user_agent(st.identity))
+    elect = settings.mode != "webhook" and settings.leader_elect
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     if handle_signals:
@@ -219,7 +272,12 @@ async def run(
     log.info(
         "operator_starting",
         mode=settings.mode,
-        leader_election="not built yet" if settings.mode != "webhook" else "off (webhook mode)",
+        leader_election=(
+            f"lease {settings.namespace}/{settings.lease_name}"
+            if elect
+            else ("off (webhook mode)" if settings.mode == "webhook" else "off (--leader-elect=false)")
+        ),
+        identity=st.identity,
         namespace=settings.namespace,
         watch_namespaces=watched_namespaces(settings) or "all",
     )
@@ -238,9 +296,22 @@ async def run(
                     config=certificate_config(settings), api_client=api_client, logger=structlog.get_logger("certs")
                 )
             if settings.mode != "webhook":
-                st.controller = build_controller(settings, api_client)
+                metrics = ControllerMetrics(st.registry, lease_name=settings.lease_name if elect else "")
+                st.controller_metrics = metrics
+                st.registry.register(RayClustersByState(lambda: _cached_clusters(st)))
+            if elect:
+                st.elector = LeaderElector(
+                    api_client=api_client,
+                    config=lease_config(settings, st.identity),
+                    observer=st.controller_metrics,
+                    logger=structlog.get_logger("ray_operator.leaderelection"),
+                )
+            elif settings.mode != "webhook":
+                st.controller = build_controller(
+                    settings, api_client, identity=st.identity, metrics=st.controller_metrics
+                )
                 st.controller_created.set()
-            return await _serve(settings, st, certificates, handshake_ok, rules)
+            return await _serve(settings, st, certificates, handshake_ok, rules, api_client)
     except KubeconfigError as exc:
         log.error("operator_start_failed", error=str(exc))
         return EXIT_USAGE
@@ -250,6 +321,11 @@ async def run(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _cached_clusters(state: RuntimeState) -> list[dict[str, Any]] | None:
+    controller = state.controller
+    return controller.caches.clusters.list() if controller is not None else None
 
 
 def _request_stop(state: RuntimeState, sig: signal.Signals) -> None:
@@ -263,6 +339,7 @@ async def _serve(
     certificates: CertificateSource | None,
     handshake_ok: HandshakeOk,
     rules: Rules,
+    api_client: Any,
 ) -> int:
     webhook_app = build_app(
         rules=rules,
@@ -285,13 +362,28 @@ async def _serve(
             server_hostname=server_name,
         )
     controller = st.controller
-    if controller is not None:
+    elector = st.elector
+    if elector is not None:
+
+        async def leadership() -> str | Passed | None:
+            if elector.state == "leader":
+                led = st.controller
+                if led is None or not led.synced.is_set():
+                    return "leader: the controller's caches have not synced yet"
+                return Passed("leader")
+            if elector.state == "lost-lease":
+                return Passed("lost-lease: not reconciling; campaigning to win the lease back")
+            return Passed(f"standby (leader: {elector.holder or 'none yet'})")
+
+        checks["leader"] = leadership
+    elif controller is not None:
 
         async def caches_synced() -> str | None:
             return None if controller.synced.is_set() else "the controller's caches have not synced yet"
 
         checks["controller"] = caches_synced
-    probe_app = build_probe_app(checks=checks)
+    st.watchdog = watchdog = Watchdog(threshold_seconds=settings.event_loop_stall_seconds)
+    probe_app = build_probe_app(checks=checks, watchdog=watchdog)
     timeout = settings.shutdown_timeout_seconds
     probes = HttpsServer(
         probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
@@ -328,6 +420,43 @@ async def _serve(
 
         await server.serve(on_started=started)
 
+    async def lead() -> None:
+        """The leader's work: build the controller, run it until stopped (gracefully) or cancelled (lost lease)."""
+        led = build_controller(settings, api_client, identity=st.identity, metrics=st.controller_metrics)
+        st.controller = led
+        st.controller_created.set()
+        running = asyncio.create_task(led.run(), name="controller")
+        stopping = asyncio.create_task(st.stop.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()
+                raise RootTaskExited("controller")
+            log.info("controller_stopping", in_flight=led.workers.in_flight)
+            await led.stop()  # no more keys; in-flight reconciles finish
+            await running
+            log.info("controller_stopped")
+        finally:
+            stopping.cancel()
+            if not running.done():  # cancelled: the lease is lost, stop every write now
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            st.controller = None
+            st.controller_created.clear()
+            if st.controller_metrics is not None:
+                st.controller_metrics.controller_stopped()
+
+    handed_over = asyncio.Event()
+    if elector is None:
+        handed_over.set()
+
+    async def elect_and_lead() -> None:
+        assert elector is not None
+        await elector.run(lead, stop=st.stop)
+        handed_over.set()
+        await asyncio.Future()  # stopped and released: wait for the rest of the shutdown
+
     async def wait_for_stop() -> None:
         await st.stop.wait()
         if settings.shutdown_delay_seconds > 0:
@@ -336,6 +465,7 @@ async def _serve(
             st.draining = True
             log.info("shutdown_draining", seconds=settings.shutdown_delay_seconds)
             await asyncio.sleep(settings.shutdown_delay_seconds)
+        await handed_over.wait()  # in-flight reconciles finished and the lease released (began at stop)
         raise _GracefulStop
 
     try:
@@ -343,10 +473,13 @@ async def _serve(
             group.create_task(_root("stop", wait_for_stop()), name="stop")
             group.create_task(_root("probes", serve_probes()), name="probes")
             group.create_task(_root("metrics", serve_metrics()), name="metrics")
+            group.create_task(_root("watchdog", watchdog.run()), name="watchdog")
             if certificates is not None:
                 group.create_task(_root("certificates", certificates.run()), name="certificates")
                 group.create_task(_root("webhook", serve_webhook()), name="webhook")
-            if controller is not None:
+            if elector is not None:
+                group.create_task(_root("leader", elect_and_lead()), name="leader")
+            elif controller is not None:
                 group.create_task(_root("controller", controller.run()), name="controller")
     except BaseExceptionGroup as group_error:
         _, crashes = group_error.split(_GracefulStop)

@@ -25,6 +25,20 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-kubelet", action="store_true", help="do not run the fake kubelet that moves pods to Running"
     )
     parser.add_argument(
+        "--apply",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="once the operator is ready, create the objects in these YAML files and show a live progress view",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N operator processes (one leads via the Lease); watch failover with kubectl get lease -w (default 1)",
+    )
+    parser.add_argument(
         "--runtime",
         choices=["fake", "process"],
         default="fake",

@@ -11,8 +11,7 @@ which come from the field's type: a ``Literal`` lists its choices, and ``Port``/
 arrives (flag, env var, or code building a ``Settings``), always with the same one-line message naming
 the flag and the env var, before anything starts.
 
-Every field is read by code, or by the HA work landing next (the leader-election fields, marked as
-such); a flag nobody reads would only be a promise nobody keeps.
+Every field is read by code; a flag nobody reads would only be a promise nobody keeps.
 
 Decided against: descriptions repeated in ``add_argument`` calls (they drift from the docstrings), field
 ``metadata`` dicts for the ranges (``Annotated`` types read as what they are: ``webhook_port: Port``),
@@ -92,8 +91,8 @@ class Settings:
     """Namespace the operator runs in: holds the certificate Secret and the leader Lease. Default ``ray-system``."""
 
     watch_namespace: str | None = None
-    """Only reconcile RayClusters in these namespaces, comma-separated (KubeRay's ``--watch-namespace``);
-    unset (default) watches all namespaces.
+    """Only reconcile RayClusters in these namespaces, comma-separated (KubeRay's ``--watch-namespace``; also
+    ``--watch-namespaces``); unset (default) watches all namespaces. Shards: config/README.md.
     """
 
     # --- webhook server -------------------------------------------------------------------
@@ -176,26 +175,31 @@ class Settings:
     metrics_port: Port = 8080
     """Port of ``/metrics`` (Prometheus text). Default ``8080``."""
 
-    # --- leader election (controller-runtime's defaults; read by the reconciler, not built yet) ---
-    leader_election: bool = True
-    """Elect one reconciling replica with a Lease. Default on. Read by the reconciler (not built yet)."""
+    # --- leader election (controller-runtime's flag and defaults; ray_operator.kube.leaderelection) ---
+    leader_elect: bool = True
+    """Elect one reconciling replica with a ``coordination.k8s.io/v1`` Lease; every replica serves the webhooks.
+    Default on; ``--leader-elect=false`` reconciles on every replica that runs the controller (run only one).
+    """
 
     lease_name: str = "ray-operator-leader"
-    """Name of the leader Lease. Default ``ray-operator-leader``. Read by the reconciler (not built yet)."""
+    """Name of the leader Lease, in ``--namespace``. Default ``ray-operator-leader``; give each shard of a
+    ``--watch-namespace`` split its own (config/README.md).
+    """
 
     lease_duration_seconds: Seconds = 15.0
-    """How long a Lease holds without renewal. Default 15 s; more than ``renew_deadline_seconds``.
-
-    Read by the reconciler (not built yet).
+    """How long a standby waits, after it last saw the Lease change, before taking it over. Default 15 s;
+    more than ``renew_deadline_seconds``.
     """
 
     renew_deadline_seconds: Seconds = 10.0
-    """How long the leader keeps trying to renew before it gives up. Default 10 s; more than 1.2 times
-    ``retry_period_seconds``. Read by the reconciler (not built yet).
+    """How long the leader may fail to renew before it stops reconciling (before any standby may take the
+    Lease). Default 10 s; more than 1.2 times ``retry_period_seconds``.
     """
 
     retry_period_seconds: Seconds = 2.0
-    """Interval between acquire/renew attempts. Default 2 s. Read by the reconciler (not built yet)."""
+    """Interval between acquire/renew attempts; each attempt's API calls time out after half the renew
+    deadline (at least 1 s). Default 2 s.
+    """
 
     # --- reconciler -----------------------------------------------------------------------
     reconcile_concurrency: Count = 1
@@ -277,6 +281,11 @@ class Settings:
     Default 5 s (inside kubebuilder's 10 s ``terminationGracePeriodSeconds``).
     """
 
+    event_loop_stall_seconds: Seconds = 20.0
+    """``/healthz`` fails when the event loop's watchdog, which ticks every second, last ticked longer ago than
+    this, so the kubelet restarts a wedged process. Default 20 s (the liveness probe's period).
+    """
+
     shutdown_delay_seconds: SecondsOrZero = 2.0
     """After SIGTERM, how long ``/readyz`` fails while the webhook keeps answering, so that the Service
     endpoints drop this pod before its listener closes. Default 2 s (0 to stop at once).
@@ -349,7 +358,7 @@ def settings_problem(settings: Settings) -> str | None:
             return f"{_names(name)} must be one of {allowed}, not {value!r}"
         if kind.range is not None and not kind.range.contains(value):
             return f"{_names(name)} must be {kind.range.requirement()}, got {value!r}"
-    if settings.leader_election:
+    if settings.leader_elect:
         # client-go's leaderelection.NewLeaderElector refuses the same (JitterFactor 1.2).
         if settings.lease_duration_seconds <= settings.renew_deadline_seconds:
             return (
@@ -434,6 +443,20 @@ def help_text(name: str) -> str:
     return (f"{description} [{'; '.join(facts)}]" if description else f"[{'; '.join(facts)}]").replace("%", "%%")
 
 
+class _BoolFlag(argparse.Action):
+    """``--x``, ``--x=true|false`` (Go's flag syntax: kubebuilder manifests say ``--leader-elect=false``)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        # A value is kept as text: settings_from coerces it with the one-line message every setting gets.
+        setattr(namespace, self.dest, True if values is None else str(values))
+
+
+FLAG_ALIASES: dict[str, tuple[str, ...]] = {"watch_namespace": ("--watch-namespaces",)}
+"""Other spellings a flag answers to: KubeRay's singular and the plural a list reads as."""
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; the env var is read when the flag is absent."""
     for f in dataclasses.fields(Settings):
@@ -443,12 +466,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                 flag_name(f.name),
                 dest=f.name,
                 default=None,
-                action=argparse.BooleanOptionalAction,
+                nargs="?",
+                action=_BoolFlag,
+                metavar="true|false",
                 help=help_text(f.name),
+            )
+            parser.add_argument(
+                "--no-" + flag_name(f.name)[2:], dest=f.name, action="store_false", help=argparse.SUPPRESS
             )
         else:
             parser.add_argument(
-                flag_name(f.name), dest=f.name, default=None, metavar=_metavar(f.name, kind), help=help_text(f.name)
+                flag_name(f.name),
+                *FLAG_ALIASES.get(f.name, ()),
+                dest=f.name,
+                default=None,
+                metavar=_metavar(f.name, kind),
+                help=help_text(f.name),
             )
 
 

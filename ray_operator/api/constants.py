@@ -44,6 +44,10 @@ RAY_ORIGINATED_FROM_CRD_LABEL: Final = "ray.io/originated-from-crd"
 RAY_WORKER_GROUP_REPLICA_INDEX_LABEL: Final = "ray.io/worker-group-replica-index"
 RAY_WORKER_GROUP_REPLICA_NAME_LABEL: Final = "ray.io/worker-group-replica-name"
 RAY_REPLICA_HOST_INDEX_LABEL: Final = "ray.io/replica-host-index"
+RAY_TEMPLATE_REVISION_LABEL: Final = "ray.io/template-revision"
+"""Ours: the template revision a pod was built from (``builders.revisions``); RollingUpdate compares it."""
+POD_DELETION_COST_ANNOTATION: Final = "controller.kubernetes.io/pod-deletion-cost"
+"""Kubernetes' own hint (an int32, lower goes first): a RollingUpdate deletes low-cost old pods first."""
 KUBERNETES_APP_NAME_LABEL: Final = "app.kubernetes.io/name"
 KUBERNETES_CREATED_BY_LABEL: Final = "app.kubernetes.io/created-by"
 
@@ -272,6 +276,8 @@ class ConditionType(StrEnum):
     REPLICA_FAILURE = "ReplicaFailure"
     RAY_CLUSTER_SUSPENDING = "RayClusterSuspending"
     RAY_CLUSTER_SUSPENDED = "RayClusterSuspended"
+    RAY_CLUSTER_UPGRADING = "RayClusterUpgrading"
+    """Ours: True while a pod runs an old template revision under upgradeStrategy RollingUpdate."""
 
 
 class ConditionReason(StrEnum):
@@ -291,6 +297,12 @@ class ConditionReason(StrEnum):
     FAILED_CREATE_WORKER_POD = "FailedCreateWorkerPod"
     MULTIPLE_HEAD_PODS = "MultipleHeadPods"
     """Ours: more than one head pod exists (KubeRay fails the status computation instead)."""
+    ROLLING_UPDATE_IN_PROGRESS = "RollingUpdateInProgress"
+    """Ours (RayClusterUpgrading True): pods of an old revision remain; the message says which group, how far."""
+    ROLLOUT_STALLED = "RolloutStalled"
+    """Ours (RayClusterUpgrading True): a new pod was not Ready within progressDeadlineSeconds; it is named."""
+    ALL_PODS_UPDATED = "AllPodsUpdated"
+    """Ours (RayClusterUpgrading False): every pod runs its target revision."""
 
 
 # Condition messages KubeRay writes verbatim.
@@ -361,6 +373,10 @@ class EventReason(StrEnum):
     FAILED_TO_CREATE_SECRET = "FailedToCreateSecret"
     REPLICAS_CLAMPED = "ReplicasClamped"
     UPDATED_POD_LABELS = "UpdatedPodLabels"
+    ROLLOUT_STALLED = "RolloutStalled"
+    """A RollingUpdate's new pod did not become Ready in time; the group's rollout stops (the note names the pod)."""
+    RESTARTING_CLUSTER = "RestartingCluster"
+    """RollingUpdate met a head change without GCS fault tolerance: every pod is recreated, as Recreate does."""
 
 
 class EventAction(StrEnum):

@@ -27,6 +27,10 @@ The defaults, and why each one is safe:
   preference" and needs no Ray version or autoscaler v2.
 * ``workerGroupSpecs[i].scaleStrategy: {}`` when absent or null: the autoscaler's JSON patch
   ``replace`` needs the field to exist; an empty strategy deletes nothing.
+* ``upgradeStrategy.rollingUpdate`` ``{maxSurge: 1, maxUnavailable: 0, progressDeadlineSeconds: 600}``, field by
+  field, when ``upgradeStrategy.type`` is ``RollingUpdate`` (and nothing under another type, where the field
+  is refused): the stored object then says how fast it rolls. A group's ``rollingUpdate`` override is not
+  defaulted: an unset field there means "the cluster's value".
 * ``gcsFaultToleranceOptions.backend: redis`` when the options exist without a backend: redis is the
   only backend an unset value can mean, and writing it shows which one runs. Validation treats an
   unset backend as redis when checking immutability, so this is not a change of backend.
@@ -40,7 +44,7 @@ from Python code or YAML anchors) is not supported.
 
 Not defaulted on purpose: ``serviceType`` (unset and ``ClusterIP`` behave alike, no need),
 ``authOptions.mode`` (KubeRay's documentation and code disagree about what unset means),
-``upgradeStrategy``, ``enableInTreeAutoscaling``, anything in pod templates (the builders add probes,
+``upgradeStrategy.type``, ``enableInTreeAutoscaling``, anything in pod templates (the builders add probes,
 env and volumes to the pods, not to the stored template), and ``status``.
 """
 
@@ -50,6 +54,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ray_operator.api import constants as c
+from ray_operator.api import rollingupdate as ru
 
 __all__ = ["apply_defaults"]
 
@@ -130,4 +135,12 @@ def apply_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
     options = spec.get("gcsFaultToleranceOptions")
     if isinstance(options, dict):
         _set_if_missing(options, "backend", "redis")
+    strategy = spec.get("upgradeStrategy")
+    if isinstance(strategy, dict) and strategy.get("type") == ru.ROLLING_UPDATE:
+        _set_if_missing(strategy, "rollingUpdate", {})
+        rolling = strategy["rollingUpdate"]
+        if isinstance(rolling, dict):
+            _set_if_missing(rolling, "maxSurge", ru.DEFAULT_MAX_SURGE)
+            _set_if_missing(rolling, "maxUnavailable", ru.DEFAULT_MAX_UNAVAILABLE)
+            _set_if_missing(rolling, "progressDeadlineSeconds", ru.DEFAULT_PROGRESS_DEADLINE_SECONDS)
     return result

@@ -42,6 +42,7 @@ from ray_operator.api.constants import ClusterState
 __all__ = [
     "AuthOptions",
     "AutoscalerOptions",
+    "ClusterRollingUpdateOptions",
     "Condition",
     "GcsFaultToleranceOptions",
     "HeadGroupSpec",
@@ -52,8 +53,10 @@ __all__ = [
     "RayClusterStatus",
     "RayClusterUpgradeStrategy",
     "RedisCredential",
+    "RollingUpdateOptions",
     "ScaleStrategy",
     "WorkerGroupSpec",
+    "WorkerGroupStatus",
 ]
 
 INT32_MIN = -(2**31)
@@ -186,16 +189,69 @@ class GcsFaultToleranceOptions(_Model):
     )
 
 
+IntOrPercent = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+"""A count of pods or a percentage of the group's desired pods (``1``, ``"25%"``), as in ``intstr.IntOrString``."""
+
+
+class RollingUpdateOptions(_Model):
+    """How fast a RollingUpdate replaces a worker group's pods."""
+
+    max_surge: IntOrPercent | None = Field(
+        default=None,
+        description=(
+            "How many new-revision pods may exist above the group's desired count while old ones are "
+            "replaced: a number or a percentage of the desired pods (rounded up). Default 1. maxSurge and "
+            "maxUnavailable cannot both be 0."
+        ),
+    )
+    max_unavailable: IntOrPercent | None = Field(
+        default=None,
+        description=(
+            "How many of the group's desired pods may be not Ready during the rollout: a number or a "
+            "percentage of the desired pods (rounded down). Default 0: an old pod is deleted only once a "
+            "new one is Ready, so capacity never drops."
+        ),
+    )
+
+
+class ClusterRollingUpdateOptions(RollingUpdateOptions):
+    """RollingUpdate settings of the whole cluster (worker groups may override maxSurge/maxUnavailable)."""
+
+    progress_deadline_seconds: Int32 | None = Field(
+        default=None,
+        description=(
+            "Seconds a new-revision pod may take to become Ready before the rollout of its group is reported "
+            "stalled (condition RayClusterUpgrading, reason RolloutStalled, and a Warning event naming the "
+            "pod). A stalled group deletes no further old pod until the pod is Ready or the template is "
+            "reverted. Must be > 0. Default 600."
+        ),
+    )
+
+
 class RayClusterUpgradeStrategy(_Model):
     """How spec changes reach running pods."""
 
-    type: Literal["Recreate", "None"] | None = Field(
+    type: Literal["Recreate", "RollingUpdate", "None"] | None = Field(
         default=None,
         description=(
+            "'RollingUpdate' (this operator only; KubeRay's CRD refuses it): when a worker group's pod-relevant "
+            "spec changes, replace its pods a few at a time, new-revision pods first and old ones deleted once "
+            "the new ones are Ready (see rollingUpdate); the head is replaced last, alone when GCS fault "
+            "tolerance is on, with the whole cluster (as Recreate) when it is off. "
             "'Recreate': whenever the pod-relevant spec changes (replica counts, workersToDelete, "
             "tolerations and schedulingGates excluded), delete every pod and create them again from the new "
             "spec. 'None' (the behaviour when unset): running pods are never replaced; only pods created "
             "later use the new spec. Not allowed on RayClusters created by a RayJob or RayService."
+        ),
+    )
+    rolling_update: ClusterRollingUpdateOptions | None = Field(
+        default=None,
+        description=(
+            "Settings of type RollingUpdate; defaulted to maxSurge 1 and maxUnavailable 0. Only allowed with "
+            "type RollingUpdate."
         ),
     )
 
@@ -491,6 +547,14 @@ class WorkerGroupSpec(_Model):
         default=None,
         description="Pods the autoscaler asks to remove. Defaulted to {} so that the autoscaler can patch it.",
     )
+    rolling_update: RollingUpdateOptions | None = Field(
+        default=None,
+        description=(
+            "This group's maxSurge and maxUnavailable, overriding spec.upgradeStrategy.rollingUpdate for it "
+            "(a field left unset is inherited). Used only with upgradeStrategy type RollingUpdate; changing "
+            "it replaces no pod."
+        ),
+    )
 
 
 class RayClusterSpec(_Model):
@@ -551,7 +615,10 @@ class RayClusterSpec(_Model):
     )
     upgrade_strategy: RayClusterUpgradeStrategy | None = Field(
         default=None,
-        description="Whether spec changes recreate running pods (type Recreate) or only affect new pods (None).",
+        description=(
+            "Whether spec changes replace running pods: a few at a time (RollingUpdate), all at once "
+            "(Recreate), or never, affecting only new pods (None)."
+        ),
     )
     auth_options: AuthOptions | None = Field(
         default=None, description="Token authentication of the Ray endpoints. Default: no authentication."
@@ -568,8 +635,8 @@ class Condition(_Model):
         max_length=316,
         pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
         description=(
-            "Condition type: HeadPodReady, RayClusterProvisioned, ReplicaFailure, RayClusterSuspending or "
-            "RayClusterSuspended."
+            "Condition type: HeadPodReady, RayClusterProvisioned, ReplicaFailure, RayClusterSuspending, "
+            "RayClusterSuspended or RayClusterUpgrading."
         ),
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
@@ -600,6 +667,31 @@ class HeadInfo(_Model):
     )
     pod_name: str | None = Field(default=None, description="Name of the head pod.")
     service_name: str | None = Field(default=None, description="Name of the head Service.")
+    revision: str | None = Field(
+        default=None, description="Template revision of the head pod (its ray.io/template-revision label)."
+    )
+    target_revision: str | None = Field(
+        default=None, description="Template revision of the current headGroupSpec: what a new head pod gets."
+    )
+
+
+class WorkerGroupStatus(_Model):
+    """Observed pods of one worker group and how far a rolling update has reached."""
+
+    group_name: str = Field(description="The worker group's groupName.")
+    replicas: Int32 | None = Field(default=None, description="Live pods of the group (not being deleted).")
+    ready_replicas: Int32 | None = Field(default=None, description="Live pods of the group that are Running and Ready.")
+    updated_replicas: Int32 | None = Field(
+        default=None, description="Live pods of the group on targetRevision (ray.io/template-revision label)."
+    )
+    target_revision: str | None = Field(
+        default=None,
+        description=(
+            "Template revision of the group's current spec (a hash of its template and rayStartParams and the "
+            "cluster-wide settings workers use, without replica counts, workersToDelete, tolerations and "
+            "schedulingGates)."
+        ),
+    )
 
 
 class RayClusterStatus(_Model):
@@ -623,7 +715,8 @@ class RayClusterStatus(_Model):
         default=None,
         description=(
             "Observed conditions, one per type: HeadPodReady, RayClusterProvisioned, ReplicaFailure, "
-            "RayClusterSuspending, RayClusterSuspended."
+            "RayClusterSuspending, RayClusterSuspended, RayClusterUpgrading (True while a pod runs an old "
+            "template revision under upgradeStrategy RollingUpdate)."
         ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
@@ -656,6 +749,11 @@ class RayClusterStatus(_Model):
         description="Head Service ports by name (nodePort if set, else the target port), e.g. {dashboard: '8265'}.",
     )
     head: HeadInfo | None = Field(default=None, description="Addresses of the head pod and Service.")
+    worker_groups: list[WorkerGroupStatus] | None = Field(
+        default=None,
+        description="One entry per worker group of the spec: its pod counts and template revision.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["groupName"]},
+    )
     last_update_time: str | None = Field(
         default=None,
         json_schema_extra={"format": "date-time", "nullable": True},

@@ -76,7 +76,9 @@ __all__ = [
     "worker_pod_labels",
 ]
 
-PROTECTED_POD_LABELS = frozenset({c.RAY_CLUSTER_LABEL, c.RAY_NODE_TYPE_LABEL, c.RAY_GROUP_LABEL})
+PROTECTED_POD_LABELS = frozenset(
+    {c.RAY_CLUSTER_LABEL, c.RAY_NODE_TYPE_LABEL, c.RAY_GROUP_LABEL, c.RAY_TEMPLATE_REVISION_LABEL}
+)
 """Labels a template or group cannot override: the operator selects its pods by them."""
 
 
@@ -402,6 +404,7 @@ def build_head_pod(*, cluster: RayCluster, config: BuildConfig) -> dict[str, Any
     autoscaling = autoscaler.autoscaling_enabled(cluster)
 
     labels = head_pod_labels(cluster)
+    labels[c.RAY_TEMPLATE_REVISION_LABEL] = revisions.head_pod_revision(cluster)  # not in the Service selector
     annotations = _base_annotations(cluster, metadata)
     params = raystart.build_ray_start_params(
         node_type=c.NodeType.HEAD,
@@ -494,6 +497,7 @@ def build_worker_pod(
 
     labels = worker_pod_labels(cluster, group)
     labels[c.RAY_WORKER_GROUP_REPLICA_INDEX_LABEL] = str(replica_index)
+    labels[c.RAY_TEMPLATE_REVISION_LABEL] = revisions.worker_pod_revision(cluster, group_name)
     if effective_num_of_hosts(group) > 1:
         if replica_name is None or host_index is None:
             raise ValueError(

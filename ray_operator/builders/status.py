@@ -37,6 +37,15 @@ Different on purpose:
   whole status computation and writes nothing).
 * Conditions carry ``observedGeneration``.
 
+Ours, for upgrades (issue 10): ``workerGroups`` lists each spec group's live pods, Ready pods, pods on the
+target revision (``updatedReplicas``) and that ``targetRevision``; ``head.revision``/``head.targetRevision``
+do the same for the head. The ``RayClusterUpgrading`` condition exists only under upgradeStrategy
+RollingUpdate (with None old pods are expected to stay; Recreate replaces everything in one pass and
+compares its own hash). It is True while a live pod is on an old revision, with reason ``RolloutStalled``
+naming the pod that was not Ready within progressDeadlineSeconds, else ``RollingUpdateInProgress`` saying
+per group how far it is; False with ``AllPodsUpdated`` otherwise. All of it comes from the pods'
+``ray.io/template-revision`` labels (``builders.upgrades``), so it is right after an operator restart too.
+
 ``status_changed`` follows §2.19: ``state``, ``reason``, the five counters, ``endpoints``, ``head`` and
 ``conditions`` matter; ``lastUpdateTime``, ``stateTransitionTimes`` and the desired quantities alone
 do not (writing every reconcile would cost a write per cluster per resync). It *also* compares
@@ -56,6 +65,7 @@ from typing import Any
 
 from ray_operator.api import constants as c
 from ray_operator.api.models import RayCluster
+from ray_operator.builders import revisions, upgrades
 from ray_operator.builders.quantities import Quantity
 from ray_operator.builders.replicas import (
     desired_worker_count,
@@ -267,6 +277,68 @@ def _desired_resources(cluster: RayCluster) -> dict[str, str]:
     }
 
 
+def _live(pod: Mapping[str, Any]) -> bool:
+    return not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def _upgrade_parts(
+    *,
+    cluster: RayCluster,
+    heads: Sequence[Mapping[str, Any]],
+    workers: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[str, str], tuple[str, str, str] | None]:
+    """(``workerGroups``, head revision fields, the ``RayClusterUpgrading`` status/reason/message or None)."""
+    deadline = upgrades.progress_deadline_seconds(cluster)
+    groups: list[dict[str, Any]] = []
+    in_progress: list[str] = []
+    stalled: list[str] = []
+    for group in cluster.spec.worker_group_specs or ():
+        members = [pod for pod in workers if _labels(pod).get(c.RAY_GROUP_LABEL) == group.group_name and _live(pod)]
+        target = revisions.worker_pod_revision(cluster, group.group_name)
+        progress = upgrades.group_progress(pods=members, target_revision=target, now=now, deadline_seconds=deadline)
+        groups.append(
+            {
+                "groupName": group.group_name,
+                "replicas": progress.total,
+                "readyReplicas": sum(1 for pod in members if _is_running_and_ready(pod)),
+                "updatedReplicas": progress.updated,
+                "targetRevision": target,
+            }
+        )
+        if progress.outdated == 0:
+            continue
+        if progress.stalled:
+            stalled.append(
+                f"worker group {group.group_name}: Pod {', '.join(progress.stalled)} did not become Ready within "
+                f"{deadline}s; the group's rollout is stopped and no further pod is deleted (fix the template or "
+                "apply the previous one)"
+            )
+            continue
+        waiting = f"; waiting for Pod {', '.join(progress.waiting)} to become Ready" if progress.waiting else ""
+        counts = f"{progress.updated} of {progress.total} pods on revision {target}"
+        in_progress.append(f"worker group {group.group_name}: {counts}{waiting}")
+    head_target = revisions.head_pod_revision(cluster)
+    head_fields = {"targetRevision": head_target}
+    live_heads = [pod for pod in heads if _live(pod)]
+    if len(live_heads) == 1:
+        revision = upgrades.pod_revision(live_heads[0])
+        if revision:
+            head_fields["revision"] = revision
+        if revision != head_target:
+            after = " after the worker groups" if in_progress or stalled else ""
+            in_progress.append(f"head: to be replaced{after} by revision {head_target}")
+    if not upgrades.rolling_update(cluster):
+        # None keeps old pods on purpose; Recreate compares its own hash (pods it made before revision
+        # labels existed have none, and must not look like an upgrade that never ends).
+        return groups, head_fields, None
+    if stalled:
+        return groups, head_fields, ("True", c.ConditionReason.ROLLOUT_STALLED, "; ".join(stalled + in_progress))
+    if in_progress:
+        return groups, head_fields, ("True", c.ConditionReason.ROLLING_UPDATE_IN_PROGRESS, "; ".join(in_progress))
+    return groups, head_fields, ("False", c.ConditionReason.ALL_PODS_UPDATED, "every pod runs its target revision")
+
+
 def compute_status(
     *,
     cluster: RayCluster,
@@ -372,6 +444,12 @@ def compute_status(
     if state is not None and state != previous_state:
         transitions[str(state)] = stamp
 
+    worker_groups, head_revisions, upgrading = _upgrade_parts(cluster=cluster, heads=heads, workers=workers, now=now)
+    if upgrading is None:
+        conditions = [cond for cond in conditions if cond.get("type") != c.ConditionType.RAY_CLUSTER_UPGRADING]
+    else:
+        put(c.ConditionType.RAY_CLUSTER_UPGRADING, status=upgrading[0], reason=upgrading[1], message=upgrading[2])
+
     head = heads[0] if len(heads) == 1 else None
     status: dict[str, Any] = {}
     if state is not None:
@@ -390,7 +468,9 @@ def compute_status(
     endpoints = _endpoints(head_service)
     if endpoints:
         status["endpoints"] = endpoints
-    status["head"] = _head_info(head, head_service)
+    status["head"] = {**_head_info(head, head_service), **head_revisions}
+    if worker_groups:
+        status["workerGroups"] = worker_groups
     status["lastUpdateTime"] = stamp
     if generation is not None:
         status["observedGeneration"] = generation
@@ -419,6 +499,7 @@ def _comparable(status: Mapping[str, Any] | None) -> tuple[Any, ...]:
         head,
         conditions,
         status.get("observedGeneration"),
+        [dict(group) for group in status.get("workerGroups") or () if isinstance(group, Mapping)],
     )
 
 

@@ -8,7 +8,9 @@ What is cached, and why (reference §2.1, §7.8):
 * **RayClusters**: all of them in the watched namespaces.
 * **Pods**: those a RayCluster controls, or that carry ``ray.io/node-type`` — no server-side label
   selector, so a pod whose labels were edited by hand stays visible (and is repaired) instead of
-  vanishing from the cache and being replaced by a second pod. ``managedFields`` are dropped.
+  vanishing from the cache and being replaced by a second pod. Only what the reconciler reads is
+  stored (``slim_pod``): a pod's spec is most of its size and is never read back beyond container
+  names and the restart policy, so thousands of cached pods cost kilobytes each, not tens of them.
 * **Services, ServiceAccounts, Roles, RoleBindings, Ingresses, Jobs**: those a RayCluster controls. The
   headless and serve Services carry no ``ray.io/cluster`` label, so ownership, not a label, is the filter.
 * **Secrets**: only those labelled ``ray.io/cluster`` (the auth token Secret), selected by the server —
@@ -20,12 +22,13 @@ ServiceAccount a user names for the autoscaler (it is read once per reconcile of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.api import constants as c
-from ray_operator.kube.reflector import Resource
+from ray_operator.kube.reflector import Resource, drop_managed_fields
 
 __all__ = [
     "CHILD_KINDS",
@@ -41,6 +44,7 @@ __all__ = [
     "ChildKind",
     "object_path",
     "owner_cluster_key",
+    "slim_pod",
 ]
 
 RAYCLUSTERS = Resource(group=c.GROUP, version=c.VERSION, plural=c.PLURAL)
@@ -84,6 +88,50 @@ def _ray_pod(obj: Mapping[str, Any]) -> bool:
     return _controlled_by_a_raycluster(obj) or (isinstance(labels, Mapping) and c.RAY_NODE_TYPE_LABEL in labels)
 
 
+_POD_SPEC_KEPT = ("restartPolicy", "nodeName", "hostname", "subdomain")
+_CONTAINER_KEPT = ("name", "image")
+_POD_METADATA_DROPPED = ("managedFields",)
+
+
+def _interned(value: Any) -> Any:
+    """Intern the strings of a small mapping tree: label keys and values repeat across every pod."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, Mapping):
+        return {sys.intern(k) if isinstance(k, str) else k: _interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interned(item) for item in value]
+    return value
+
+
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """The part of a pod the reconciler reads: identity, labels, annotations, owners, status.
+
+    Of the spec only container names and images, the restart policy and placement are kept
+    (``builders.health`` reads the first two); the status is kept whole (conditions, IPs, container
+    states are the pod health and cluster status inputs).
+    """
+    meta = pod.get("metadata")
+    spec = pod.get("spec")
+    slim: dict[str, Any] = {k: v for k, v in pod.items() if k not in ("metadata", "spec", "status")}
+    if isinstance(meta, Mapping):
+        slim["metadata"] = _interned({k: v for k, v in meta.items() if k not in _POD_METADATA_DROPPED})
+    if isinstance(spec, Mapping):
+        kept: dict[str, Any] = {k: spec[k] for k in _POD_SPEC_KEPT if k in spec}
+        for field in ("initContainers", "containers"):
+            containers = spec.get(field)
+            if isinstance(containers, list):
+                kept[field] = [
+                    {k: item[k] for k in _CONTAINER_KEPT if k in item}
+                    for item in containers
+                    if isinstance(item, Mapping)
+                ]
+        slim["spec"] = _interned(kept)
+    if "status" in pod:
+        slim["status"] = _interned(pod["status"])
+    return slim
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChildKind:
     """A collection of objects RayClusters own: where it lives and how its reflector narrows it."""
@@ -95,6 +143,8 @@ class ChildKind:
     label_selector: str | None = None
     keep_pods: bool = False
     """Keep pods a RayCluster controls *or* that carry ``ray.io/node-type`` (see the module docstring)."""
+    transform: Callable[[dict[str, Any]], dict[str, Any]] = drop_managed_fields
+    """What of each kept object the cache stores."""
 
     def keep(self, obj: Mapping[str, Any]) -> bool:
         if self.keep_pods:
@@ -105,7 +155,7 @@ class ChildKind:
 
 
 CHILD_KINDS: tuple[ChildKind, ...] = (
-    ChildKind(name="pods", resource=PODS, kind="Pod", keep_pods=True),
+    ChildKind(name="pods", resource=PODS, kind="Pod", keep_pods=True, transform=slim_pod),
     ChildKind(name="services", resource=SERVICES, kind="Service"),
     ChildKind(name="secrets", resource=SECRETS, kind="Secret", label_selector=c.RAY_CLUSTER_LABEL),
     ChildKind(name="serviceaccounts", resource=SERVICE_ACCOUNTS, kind="ServiceAccount"),

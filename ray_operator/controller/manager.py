@@ -124,6 +124,7 @@ class RayClusterController:
                     cache=child_caches[kind.name],
                     label_selector=kind.label_selector,
                     keep=kind.keep,
+                    transform=kind.transform,
                     **common,
                 )
             )

@@ -20,6 +20,9 @@ Rules, and where they differ from KubeRay on purpose:
   here (the autoscaler names them through ``workersToDelete``).
 * Two or more live head pods (possible only after a manual create or a cache that lagged a delete): the
   oldest is kept and the others deleted, instead of KubeRay's endless "please delete extra head pods" error.
+* Under ``upgradeStrategy: RollingUpdate`` (``rollout`` given), once broken pods and ``workersToDelete`` are
+  dealt with, a group with pods of an old template revision is planned by ``controller.rollout`` instead of
+  the scaling rules: surge new-revision pods, delete old ones as Ready capacity allows.
 * New worker pods get the lowest free ``ray.io/worker-group-replica-index``. Multi-host groups are created,
   repaired and removed one whole replica (``numOfHosts`` pods sharing a ``ray.io/worker-group-replica-name``)
   at a time; an incomplete replica is deleted whole.
@@ -29,16 +32,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ray_operator.api import constants as c
+from ray_operator.api.rollingupdate import resolve_budget
+from ray_operator.builders import upgrades
 from ray_operator.builders.health import should_delete_pod
+from ray_operator.controller.rollout import RolloutDecision, Unit, plan_rollout
 
 __all__ = [
     "CreateWorker",
     "DeletePod",
     "GroupPlan",
     "HeadPlan",
+    "RolloutInputs",
     "is_terminating",
     "plan_head",
     "plan_worker_group",
@@ -67,6 +75,20 @@ class CreateWorker:
     """Multi-host groups only: ``ray.io/replica-host-index``, 0 to numOfHosts - 1."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class RolloutInputs:
+    """What a RollingUpdate of one group needs besides its pods."""
+
+    target_revision: str
+    cluster_options: Mapping[str, Any] | None
+    """``spec.upgradeStrategy.rollingUpdate`` in wire form."""
+    group_options: Mapping[str, Any] | None
+    """The group's ``rollingUpdate`` override in wire form."""
+    autoscaling: bool
+    now: datetime
+    deadline_seconds: float
+
+
 @dataclass(kw_only=True)
 class GroupPlan:
     deletes: list[DeletePod] = field(default_factory=list)
@@ -75,6 +97,8 @@ class GroupPlan:
     """``workersToDelete`` names that are not live pods of this group (gone already, or someone else's)."""
     repaired: bool = False
     """True when the plan deletes broken pods; nothing is created in such a pass."""
+    rollout: RolloutDecision | None = None
+    """Set when a RollingUpdate planned this pass (old-revision pods exist)."""
 
 
 @dataclass(kw_only=True)
@@ -186,6 +210,7 @@ def plan_worker_group(
     workers_to_delete: Sequence[str],
     may_scale_down: bool,
     new_replica_name: Callable[[], str],
+    rollout: RolloutInputs | None = None,
 ) -> GroupPlan:
     """The pods of one worker group: what to delete and what to create so that ``desired_pods`` run.
 
@@ -203,6 +228,7 @@ def plan_worker_group(
             workers_to_delete=workers_to_delete,
             may_scale_down=may_scale_down,
             new_replica_name=new_replica_name,
+            rollout=rollout,
         )
     broken = [(pod, why) for pod in live if (why := unhealthy_reason(pod)) is not None]
     if broken:
@@ -215,6 +241,8 @@ def plan_worker_group(
         else:
             plan.ignored_workers_to_delete.append(name)
     remaining = list(by_name.values())
+    if rollout is not None and _roll(plan, {_name(pod): [pod] for pod in remaining}, desired_pods, rollout, None):
+        return plan
     missing = desired_pods - len(remaining)
     if missing > 0:
         free = iter(_free_indexes(_replica_index(pod) for pod in remaining))
@@ -232,6 +260,7 @@ def _plan_multi_host(
     workers_to_delete: Sequence[str],
     may_scale_down: bool,
     new_replica_name: Callable[[], str],
+    rollout: RolloutInputs | None,
 ) -> GroupPlan:
     replicas: dict[str, list[Pod]] = {}
     for pod in live:
@@ -258,6 +287,8 @@ def _plan_multi_host(
         elif holder in replicas:
             listed = f"replica {holder} holds {name} (workersToDelete)"
             plan.deletes.extend(_delete(pod, listed) for pod in replicas.pop(holder))
+    if rollout is not None and _roll(plan, replicas, desired_replicas, rollout, (num_of_hosts, new_replica_name)):
+        return plan
     missing = desired_replicas - len(replicas)
     if missing > 0:
         free = iter(_free_indexes(_replica_index(members[0]) for members in replicas.values()))
@@ -273,3 +304,63 @@ def _plan_multi_host(
         for replica in order[:-missing]:
             plan.deletes.extend(_delete(pod, f"scaling down replica {replica}") for pod in replicas[replica])
     return plan
+
+
+def _deletion_cost(pod: Pod) -> int:
+    annotations = _meta(pod).get("annotations")
+    raw = annotations.get(c.POD_DELETION_COST_ANNOTATION) if isinstance(annotations, Mapping) else None
+    try:
+        return int(str(raw)) if raw is not None else 0
+    except ValueError:
+        return 0  # the API server refuses a non-int32 value on a Pod; treat a stray one as "no preference"
+
+
+def _unit(key: str, members: Sequence[Pod], rollout: RolloutInputs) -> Unit:
+    revisions = {upgrades.pod_revision(pod) for pod in members}
+    revision = revisions.pop() if len(revisions) == 1 else None  # a replica of mixed revisions is old
+    ready = all(_is_ready(pod) for pod in members)
+    ages = [upgrades.seconds_since_created(pod, rollout.now) or 0.0 for pod in members]
+    return Unit(
+        key=key,
+        revision=revision,
+        ready=ready,
+        created=min(_age_key(pod)[0] for pod in members),
+        deletion_cost=max(_deletion_cost(pod) for pod in members),
+        stalled=not ready and revision == rollout.target_revision and max(ages) > rollout.deadline_seconds,
+    )
+
+
+def _roll(
+    plan: GroupPlan,
+    units: Mapping[str, Sequence[Pod]],
+    desired_units: int,
+    rollout: RolloutInputs,
+    multi_host: tuple[int, Callable[[], str]] | None,
+) -> bool:
+    """Plan this pass as a RollingUpdate when old-revision units exist; False when none do."""
+    budget = resolve_budget(
+        cluster_options=rollout.cluster_options, group_options=rollout.group_options, desired=desired_units
+    )
+    decision = plan_rollout(
+        units=[_unit(key, members, rollout) for key, members in units.items()],
+        desired=desired_units,
+        target_revision=rollout.target_revision,
+        budget=budget,
+        autoscaling=rollout.autoscaling,
+    )
+    if decision is None:
+        return False
+    plan.rollout = decision
+    why = f"rolling update to template revision {rollout.target_revision}"
+    for key in decision.delete:
+        plan.deletes.extend(_delete(pod, why) for pod in units[key])
+    free = iter(_free_indexes(_replica_index(members[0]) for members in units.values() if members))
+    for _ in range(decision.create):
+        index = next(free)
+        if multi_host is None:
+            plan.creates.append(CreateWorker(replica_index=index))
+            continue
+        hosts, new_replica_name = multi_host
+        name = new_replica_name()
+        plan.creates.extend(CreateWorker(replica_index=index, replica_name=name, host_index=h) for h in range(hosts))
+    return True

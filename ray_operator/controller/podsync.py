@@ -17,8 +17,14 @@ Order and rules:
 3. **Recreate**: when the head's ``ray.io/upgrade-strategy-recreate-hash`` differs from the spec's, every
    pod is deleted and the expectations reset; a head stamped by another operator version only gets its
    annotations refreshed (an operator upgrade is not a spec change).
-4. The **head**, then each **worker group** in spec order, then pods of groups no longer in the spec
-   (deleted: KubeRay leaves them running forever).
+4. **RollingUpdate** of the head (``controller.rollout`` for the workers): when the head pod's
+   ``ray.io/template-revision`` is not the spec's, with GCS fault tolerance on the head alone is deleted
+   (and recreated by step 5) once no worker group has old-revision pods left — head last, workers keep
+   running and reconnect (§7.6); without GCS FT a head change restarts the whole cluster anyway, so every
+   pod is deleted at once, as Recreate does, with a ``RestartingCluster`` event (admission warned).
+5. The **head**, then each **worker group** in spec order, then pods of groups no longer in the spec
+   (deleted: KubeRay leaves them running forever). Under RollingUpdate a group with old-revision pods is
+   planned by ``controller.rollout``; a stalled one gets a ``RolloutStalled`` Warning naming the pod.
 
 Creates of one pass run concurrently (bounded by ``create_concurrency``); KubeRay creates one by one,
 which makes scaling a group to 100 take 100 round trips in a row.
@@ -32,12 +38,20 @@ from typing import Any
 
 from ray_operator.api import constants as c
 from ray_operator.api.models import WorkerGroupSpec
-from ray_operator.builders import autoscaler, pods, revisions
+from ray_operator.builders import autoscaler, gcsft, pods, revisions, upgrades
 from ray_operator.builders.names import head_pod_name_prefix, worker_pod_name_prefix
 from ray_operator.builders.replicas import desired_worker_count, effective_num_of_hosts, is_group_suspended
 from ray_operator.controller.context import ClusterPass, StepFailed
 from ray_operator.controller.kinds import PODS
-from ray_operator.controller.podplan import CreateWorker, DeletePod, is_terminating, plan_head, plan_worker_group
+from ray_operator.controller.podplan import (
+    CreateWorker,
+    DeletePod,
+    RolloutInputs,
+    is_terminating,
+    plan_head,
+    plan_worker_group,
+)
+from ray_operator.controller.rollout import RolloutDecision
 from ray_operator.kube.client import ApiError
 
 __all__ = ["reconcile_pods", "suspending"]
@@ -293,7 +307,9 @@ async def _reconcile_group(p: ClusterPass, group: WorkerGroupSpec, members: Sequ
         workers_to_delete=workers_to_delete or (),
         may_scale_down=scale_down,
         new_replica_name=lambda: f"{name}-{deps.random_suffix()}",
+        rollout=_rollout_inputs(p, group),
     )
+    _report_rollout(p, group, members, plan.rollout)
     if plan.ignored_workers_to_delete:
         deps.log.info(
             "workers_to_delete_ignored",
@@ -308,6 +324,88 @@ async def _reconcile_group(p: ClusterPass, group: WorkerGroupSpec, members: Sequ
         p.requeue(deps.config.short_requeue_seconds)
     creators = [_pod_creator(p, _worker_body(p, name, create), group=name, head=False) for create in plan.creates]
     _first_failure(await _bounded(creators, limit))
+
+
+def _rollout_inputs(p: ClusterPass, group: WorkerGroupSpec) -> RolloutInputs | None:
+    if not upgrades.rolling_update(p.cluster):
+        return None
+    strategy = p.cluster.spec.upgrade_strategy
+    cluster_options = strategy.rolling_update if strategy is not None else None
+    return RolloutInputs(
+        target_revision=revisions.worker_pod_revision(p.cluster, group.group_name),
+        cluster_options=cluster_options.to_dict() if cluster_options is not None else None,
+        group_options=group.rolling_update.to_dict() if group.rolling_update is not None else None,
+        autoscaling=autoscaler.autoscaling_enabled(p.cluster),
+        now=p.deps.now(),
+        deadline_seconds=upgrades.progress_deadline_seconds(p.cluster),
+    )
+
+
+def _report_rollout(
+    p: ClusterPass, group: WorkerGroupSpec, members: Sequence[Pod], decision: RolloutDecision | None
+) -> None:
+    """A Warning naming the stalled pods, or a requeue for when a waiting pod would become stalled."""
+    if decision is None:
+        return
+    deadline = upgrades.progress_deadline_seconds(p.cluster)
+    if decision.stalled:
+        names = ", ".join(f"{p.namespace}/{key}" for key in decision.stalled)
+        p.warning(
+            E.ROLLOUT_STALLED,
+            A.UPDATE,
+            f"Rolling update of worker group {group.group_name} stopped: Pod {names} did not become Ready within "
+            f"{deadline}s; no further pod is deleted until it is Ready (fix the template or apply the previous one)",
+        )
+        return
+    now = p.deps.now()
+    target = revisions.worker_pod_revision(p.cluster, group.group_name)
+    ages = [
+        upgrades.seconds_since_created(pod, now) or 0.0
+        for pod in members
+        if not is_terminating(pod) and upgrades.pod_revision(pod) == target and not upgrades.is_ready(pod)
+    ]
+    if ages:
+        p.requeue(max(deadline - max(ages), 0.0) + 1.0)  # look again when the oldest waiting pod would stall
+
+
+def _outdated_workers(p: ClusterPass, by_group: Mapping[str, Sequence[Pod]]) -> bool:
+    for spec in p.cluster.spec.worker_group_specs or ():
+        target = revisions.worker_pod_revision(p.cluster, spec.group_name)
+        if any(upgrades.pod_revision(pod) != target for pod in by_group.get(spec.group_name, ())):
+            return True
+    return False
+
+
+async def _roll_head(
+    p: ClusterPass, heads: Sequence[Pod], everyone: Sequence[tuple[Pod, str]], by_group: Mapping[str, Sequence[Pod]]
+) -> bool:
+    """RollingUpdate of the head (module docstring, step 4); True when this pass did it (nothing else runs)."""
+    deps = p.deps
+    if len(heads) != 1 or upgrades.pod_revision(heads[0]) == revisions.head_pod_revision(p.cluster):
+        return False
+    if not deps.expectations.satisfied(p.key, HEAD_GROUP, lambda name: deps.caches.pods.get(p.namespace, name)):
+        return False  # the head step waits for the cache and requeues
+    if not gcsft.ft_enabled(p.cluster):
+        p.warning(
+            E.RESTARTING_CLUSTER,
+            A.DELETE,
+            f"The head of RayCluster {p.key} changed and GCS fault tolerance is off: every pod is recreated "
+            "(enable gcsFaultToleranceOptions to keep workers running through head changes)",
+        )
+        why = "upgradeStrategy RollingUpdate: the head changed without GCS fault tolerance"
+        await _delete_pods(p, everyone, why=why, reason=E.DELETED_POD)
+        deps.expectations.forget_cluster(p.key)
+        p.requeue(deps.config.short_requeue_seconds)
+        return True
+    if _outdated_workers(p, by_group):
+        return False  # head last: the workers roll first
+    why = (
+        f"rolling update to template revision {revisions.head_pod_revision(p.cluster)}; "
+        "GCS fault tolerance keeps the workers running"
+    )
+    await _delete(p, _as_delete(heads[0], why), group=HEAD_GROUP, head=True)
+    p.requeue(deps.config.short_requeue_seconds)
+    return True
 
 
 def _worker_body(p: ClusterPass, group: str, create: CreateWorker) -> dict[str, Any]:
@@ -348,11 +446,13 @@ async def reconcile_pods(p: ClusterPass) -> None:
     heads = [pod for pod, group in everyone if group == HEAD_GROUP]
     if await _recreate_if_changed(p, heads, everyone):
         return
-    await _reconcile_head(p, heads)
     by_group: dict[str, list[Pod]] = {}
     for pod, group_name in everyone:
         if group_name != HEAD_GROUP:
             by_group.setdefault(group_name, []).append(pod)
+    if upgrades.rolling_update(p.cluster) and await _roll_head(p, heads, everyone, by_group):
+        return
+    await _reconcile_head(p, heads)
     for spec in p.cluster.spec.worker_group_specs or ():
         await _reconcile_group(p, spec, by_group.pop(spec.group_name, []))
     for gone_group, members in by_group.items():

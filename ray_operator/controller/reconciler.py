@@ -23,6 +23,7 @@ never overwritten.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.api import constants as c
@@ -61,6 +62,15 @@ def _summary(errors: list[FieldError]) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
+@dataclass(frozen=True)
+class _WrittenStatus:
+    status: Mapping[str, Any]
+    based_on: str | None
+    """The resourceVersion the write was sent against (what a stale cache still shows)."""
+    resource_version: str | None
+    """The resourceVersion the write produced."""
+
+
 class RayClusterReconciler:
     """Reconciles RayClusters from the caches in ``deps``; ``reconcile`` is the work queue's callback."""
 
@@ -68,7 +78,7 @@ class RayClusterReconciler:
         self._deps = deps
         self.passes = 0
         """Reconciles run so far (every key, every outcome)."""
-        self._written: dict[str, Mapping[str, Any]] = {}
+        self._written: dict[str, _WrittenStatus] = {}
         """The last status written per cluster: the cache may not show it yet when the next pass runs."""
 
     async def reconcile(self, key: str) -> Result:
@@ -146,9 +156,19 @@ class RayClusterReconciler:
         if not status_changed(old if isinstance(old, Mapping) else None, new):
             return
         written = self._written.get(p.key)
-        if written is not None and not status_changed(written, new):
+        if written is not None and not status_changed(written.status, new):
             return  # written by the previous pass; the cache has not caught up yet
-        await deps.writer.replace_status(p.raw, new)
-        self._written[p.key] = new
+        base = p.raw
+        seen_rv = p.raw.get("metadata", {}).get("resourceVersion")
+        if written is not None and seen_rv == written.based_on:
+            # The cache still shows the object as it was before our own last write: writing against
+            # that resourceVersion could only earn a 409. The write's answer is the newer version.
+            base = {**p.raw, "metadata": {**p.raw["metadata"], "resourceVersion": written.resource_version}}
+        updated = await deps.writer.replace_status(base, new)
+        self._written[p.key] = _WrittenStatus(
+            status=new,
+            based_on=base.get("metadata", {}).get("resourceVersion"),
+            resource_version=(updated.get("metadata") or {}).get("resourceVersion"),
+        )
         # A status write can move the suspend flow forward; look again soon (KubeRay's 2 s).
         p.requeue(deps.config.short_requeue_seconds)

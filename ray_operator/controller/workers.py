@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,7 +35,26 @@ import structlog
 from ray_operator.controller.queue import WorkQueue
 from ray_operator.kube.clock import Clock, MonotonicClock
 
-__all__ = ["NullReconcileObserver", "Reconcile", "ReconcileObserver", "Result", "RetryableError", "Workers"]
+__all__ = [
+    "NullReconcileObserver",
+    "Reconcile",
+    "ReconcileObserver",
+    "Result",
+    "RetryableError",
+    "Workers",
+    "current_key",
+]
+
+_CURRENT_KEY: ContextVar[str | None] = ContextVar("ray_operator_reconcile_key", default=None)
+
+
+def current_key() -> str | None:
+    """The key (``namespace/name``) being reconciled by the calling task, or ``None`` outside a reconcile.
+
+    Tasks a reconcile starts inherit it, so the writer can say which RayCluster each write was for
+    (the per-cluster pod counters) without every call passing it along.
+    """
+    return _CURRENT_KEY.get()
 
 
 class RetryableError(Exception):
@@ -135,6 +155,7 @@ class Workers:
         current = asyncio.current_task()
         if current is not None:
             self._in_flight[key] = current
+        token = _CURRENT_KEY.set(key)
         try:
             with structlog.contextvars.bound_contextvars(key=key, reconcile_id=reconcile_id):
                 result = await self._reconcile(key)
@@ -164,6 +185,7 @@ class Workers:
             self._observer.on_reconcile(result="error", seconds=self._clock.now() - started)
             return
         finally:
+            _CURRENT_KEY.reset(token)
             self._in_flight.pop(key, None)
         self._queue.forget(key)
         requeue_after = result.requeue_after if result is not None else None

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ray_operator.controller.kinds import RAYCLUSTERS, object_path
+from ray_operator.controller.workers import current_key
 from ray_operator.kube.client import MERGE_PATCH, ApiError, request_json
 from ray_operator.kube.reflector import Resource
 
@@ -34,12 +35,13 @@ __all__ = ["NullWriteObserver", "WriteObserver", "Writer"]
 
 
 class WriteObserver(Protocol):
-    def on_write(self, *, verb: str, resource: str, namespace: str, ok: bool) -> None:
-        """One write was answered (``ok`` False when the server refused it)."""
+    def on_write(self, *, verb: str, resource: str, namespace: str, ok: bool, cluster: str | None) -> None:
+        """One write was answered (``ok`` False when the server refused it); ``cluster`` is the key
+        (``namespace/name``) of the RayCluster being reconciled, ``None`` outside a reconcile."""
 
 
 class NullWriteObserver:
-    def on_write(self, *, verb: str, resource: str, namespace: str, ok: bool) -> None:
+    def on_write(self, *, verb: str, resource: str, namespace: str, ok: bool, cluster: str | None) -> None:
         pass
 
 
@@ -67,9 +69,11 @@ class Writer:
                 self._api, method, path, timeout=self._timeout, body=body, content_type=content_type
             )
         except ApiError:
-            self._observer.on_write(verb=verb, resource=str(resource), namespace=namespace, ok=False)
+            self._observer.on_write(
+                verb=verb, resource=str(resource), namespace=namespace, ok=False, cluster=current_key()
+            )
             raise
-        self._observer.on_write(verb=verb, resource=str(resource), namespace=namespace, ok=True)
+        self._observer.on_write(verb=verb, resource=str(resource), namespace=namespace, ok=True, cluster=current_key())
         return response.body
 
     async def create(self, resource: Resource, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,9 @@ guarantees. Like the broadcaster in ``k8s.io/client-go/tools/events``:
   join its **series**: ``series.count`` and ``series.lastObservedTime`` are **patched** onto the same
   Event, at most once per ``series_flush_seconds`` (default 10 s), so a hot loop repeating one event
   costs one patch per interval, not one write per repeat; after the window a repeat starts a new Event;
-* all writes share a token bucket (default 5/s, burst 25); new Events waiting to be written are
+* all writes share a token bucket (default 50/s, burst 100: the operator records one Event per pod it
+  creates or deletes, so a 100-pod scale-up or 1,000 clusters converging must not leave a backlog that
+  drains for minutes after the cluster is steady); new Events waiting to be written are
   bounded (``max_pending``, default 1000) and beyond that **dropped and counted** (``stats.dropped``);
 * a failed write is logged and retried a few times, then given up (``stats.failed``); a series whose
   Event was deleted meanwhile (404 on the patch) is created again with its count.
@@ -55,10 +57,10 @@ class EventRecorderConfig:
     Default 6 min (client-go's)."""
     series_flush_seconds: float = 10.0
     """A series' count is written at most this often. Default 10 s."""
-    writes_per_second: float = 5.0
-    """Sustained API writes (creates and patches together). Default 5/s."""
-    burst: int = 25
-    """Writes allowed at once before the rate applies. Default 25."""
+    writes_per_second: float = 50.0
+    """Sustained API writes (creates and patches together). Default 50/s."""
+    burst: int = 100
+    """Writes allowed at once before the rate applies. Default 100."""
     max_pending: int = 1000
     """New Events waiting to be created; more are dropped and counted. Default 1000."""
     max_series: int = 4096

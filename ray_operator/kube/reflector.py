@@ -29,7 +29,7 @@ kept is deleted from the cache); ``transform(obj)`` trims what is stored (defaul
 dicts ``json.loads`` made, changed in place: no copies. ``synced`` is set once every namespace's first list is complete.
 
 It counts lists, relists, watches and watch restarts by reason (``stats``, and an optional
-``ReflectorObserver`` for metrics later).
+``ReflectorObserver``: the runtime's metrics).
 
 Decided against: kubernetes_asyncio's ``Watch`` (it retries a 410 once with the stale
 resourceVersion and then raises), a periodic resync (level-based reconcilers requeue themselves with

@@ -40,7 +40,8 @@ StackFactory = Callable[..., Any]
 async def start_operator(sandbox: Sandbox, kubeconfig_path: Path) -> AsyncIterator[StackFactory]:
     stacks: list[OperatorStack] = []
 
-    async def start(*, settings: Settings | None = None, **run_kw: Any) -> OperatorStack:
+    async def start(*, settings: Settings | None = None, leading: bool = True, **run_kw: Any) -> OperatorStack:
+        """Start one operator; with ``leading`` (and a controller) wait until it leads and its caches synced."""
         cfg = settings or operator_settings(kubeconfig=kubeconfig_path)
         async with kube_api_client(cfg) as api:
             await install(api, cfg)
@@ -54,7 +55,7 @@ async def start_operator(sandbox: Sandbox, kubeconfig_path: Path) -> AsyncIterat
         sandbox.register_service_endpoint(cfg.namespace, cfg.webhook_service_name, 443, "127.0.0.1", state.webhook_port)
         async with kube_api_client(cfg) as api:
             await admission_round_trip(api, deadline_seconds=30)
-        if cfg.mode != "webhook":
+        if cfg.mode != "webhook" and leading:
             async with asyncio.timeout(30):
                 await state.controller_created.wait()
                 assert state.controller is not None

@@ -25,6 +25,7 @@ CASES = [
     ("ray_v1_raycluster.complete.yaml", "raycluster-complete", {"small-group": 1}),
     ("ray_v1_raycluster.autoscaler.yaml", "raycluster-autoscaler", {}),
     ("ray_v1_raycluster.gcs-ft-redis.yaml", "raycluster-external-redis", {"small-group": 1}),
+    ("ray_v1_raycluster.rolling-update.yaml", "raycluster-rolling", {"workers": 4}),
 ]
 
 

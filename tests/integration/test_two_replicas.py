@@ -41,7 +41,10 @@ async def served_leaf(port: int, *, ca_pem: bytes, server_name: str) -> x509.Cer
 
 
 async def test_two_servers_started_together_share_one_secret_and_one_trusted_ca(start_operator: StackFactory) -> None:
-    stacks: list[OperatorStack] = list(await asyncio.gather(start_operator(), start_operator()))
+    # Both serve webhooks; only one leads the controller, so neither start waits for leadership.
+    stacks: list[OperatorStack] = list(
+        await asyncio.gather(start_operator(leading=False), start_operator(leading=False))
+    )
     settings = stacks[0].settings
     ports = [s.state.webhook_port for s in stacks]
     assert None not in ports and ports[0] != ports[1]
@@ -98,6 +101,7 @@ async def test_a_ca_rollover_across_two_running_servers_never_serves_an_untruste
     def start() -> Any:
         return start_operator(
             settings=settings,
+            leading=False,  # one of the two leads the controller; these tests are about the webhooks
             certificate_source_factory=lambda **kw: make_certificate_source(clock=clock, **kw),
             handshake_ok=handshake_ok,
         )

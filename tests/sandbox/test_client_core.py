@@ -267,7 +267,9 @@ async def test_lease_create_race_and_replace_race(api_client: Any) -> None:
     coord: Any = client.CoordinationV1Api(api_client)
     body = {
         "metadata": {"name": "leader"},
-        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2026-01-01T00:00:00.000000Z"},
+        # A MicroTime with a non-zero microsecond: the typed client writes datetimes with isoformat(), which
+        # drops the fraction when it is 0, and kube-apiserver refuses a MicroTime without six digits.
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2026-01-01T00:00:00.000001Z"},
     }
     results = await asyncio.gather(
         coord.create_namespaced_lease("default", body),
@@ -276,7 +278,7 @@ async def test_lease_create_race_and_replace_race(api_client: Any) -> None:
     )
     assert sum(isinstance(r, ApiException) and r.status == 409 for r in results) == 1
     lease = await coord.read_namespaced_lease("leader", "default")
-    assert lease.spec.renew_time is not None and lease.spec.renew_time.microsecond == 0
+    assert lease.spec.renew_time is not None and lease.spec.renew_time.microsecond == 1
     lease.spec.holder_identity = "b"
     lease2 = await coord.read_namespaced_lease("leader", "default")
     lease2.spec.holder_identity = "c"

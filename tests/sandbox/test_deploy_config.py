@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from ray_operator.sandbox.testing import Kubectl
@@ -21,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "config" / "default"
 CERTMANAGER = ROOT / "config" / "default-certmanager"
 
-pytestmark = pytest.mark.skipif(not DEFAULT.is_dir(), reason="config/default is not there yet")
 
 
 def minimal_crd(kind: str) -> dict[str, Any]:
@@ -168,7 +166,6 @@ async def test_workload_policy_and_discovery_kinds_are_served_with_their_columns
     assert names.stdout.split() == ["d", "c"]
 
 
-@pytest.mark.skipif(not CERTMANAGER.is_dir(), reason="config/default-certmanager is not there yet")
 async def test_certmanager_overlay_applies_once_certmanager_kinds_exist(kubectl: Kubectl) -> None:
     objects = await rendered(kubectl, CERTMANAGER)
     crds = "\n---\n".join(yaml.safe_dump(minimal_crd(kind)) for kind in ("Issuer", "Certificate"))

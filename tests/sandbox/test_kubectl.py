@@ -292,8 +292,6 @@ async def test_explain_custom_resource(kubectl: Kubectl, crd: None) -> None:
 
 async def test_raycluster_crd_installs_with_create_and_server_side_apply(kubectl: Kubectl) -> None:
     path = ROOT / "config" / "crd" / "bases" / "ray.io_rayclusters.yaml"
-    if not path.exists():
-        pytest.skip("the RayCluster CRD manifest is not checked in yet")
     created = await kubectl("apply", "--server-side", "-f", str(path), deadline=120)
     assert created.returncode == 0, created.stderr
     assert "customresourcedefinition.apiextensions.k8s.io/rayclusters.ray.io serverside-applied" in created.stdout

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from ray_operator.sandbox.testing import Kubectl
@@ -18,7 +17,6 @@ from ray_operator.sandbox.testing import Kubectl
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "config" / "crd" / "bases" / "ray.io_rayclusters.yaml"
 
-pytestmark = pytest.mark.skipif(not CRD.exists(), reason="the RayCluster CRD is not generated yet")
 
 
 def raycluster(**spec: Any) -> dict[str, Any]:

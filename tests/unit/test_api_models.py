@@ -143,11 +143,19 @@ KUBERAY_WIRE_NAMES: dict[type[pydantic.BaseModel], set[str]] = {
     models.Condition: {"type", "status", "observedGeneration", "lastTransitionTime", "reason", "message"},
     models.RayCluster: {"apiVersion", "kind", "metadata", "spec", "status"},
 }  # fmt: skip
+# This operator's additions (RollingUpdate, issue 10); KubeRay's CRD prunes or refuses them.
+OUR_WIRE_NAMES: dict[type[pydantic.BaseModel], set[str]] = {
+    models.WorkerGroupSpec: {"rollingUpdate"},
+    models.RayClusterUpgradeStrategy: {"rollingUpdate"},
+    models.RayClusterStatus: {"workerGroups"},
+    models.HeadInfo: {"revision", "targetRevision"},
+}
 
 
 @pytest.mark.parametrize("model", list(KUBERAY_WIRE_NAMES), ids=lambda m: m.__name__)
 def test_wire_names_are_kuberays(model: type[pydantic.BaseModel]) -> None:
-    assert {info.alias for info in model.model_fields.values()} == KUBERAY_WIRE_NAMES[model]
+    wanted = KUBERAY_WIRE_NAMES[model] | OUR_WIRE_NAMES.get(model, set())
+    assert {info.alias for info in model.model_fields.values()} == wanted
 
 
 def test_all_lists_every_public_model() -> None:
@@ -209,7 +217,7 @@ def test_int32_fields_refuse_out_of_range(value: int) -> None:
     ("payload", "field"),
     [
         ({"headGroupSpec": {"template": {}, "serviceType": "Headless"}}, "serviceType"),
-        ({"headGroupSpec": {"template": {}}, "upgradeStrategy": {"type": "RollingUpdate"}}, "type"),
+        ({"headGroupSpec": {"template": {}}, "upgradeStrategy": {"type": "Rolling"}}, "type"),
         ({"headGroupSpec": {"template": {}}, "authOptions": {"mode": "password"}}, "mode"),
         ({"headGroupSpec": {"template": {}}, "managedBy": "someone-else"}, "managedBy"),
         ({"headGroupSpec": {"template": {}}, "autoscalerOptions": {"version": "v3"}}, "version"),
@@ -282,7 +290,7 @@ def test_schema_carries_enums_and_int32_formats() -> None:
         return next(option["enum"] for option in options if "enum" in option)
 
     assert enum_of("HeadGroupSpec", "serviceType") == ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
-    assert enum_of("RayClusterUpgradeStrategy", "type") == ["Recreate", "None"]
+    assert enum_of("RayClusterUpgradeStrategy", "type") == ["Recreate", "RollingUpdate", "None"]
     assert enum_of("AuthOptions", "mode") == ["disabled", "token"]
     assert enum_of("AutoscalerOptions", "upscalingMode") == ["Default", "Aggressive", "Conservative"]
     assert enum_of("AutoscalerOptions", "version") == ["v1", "v2"]

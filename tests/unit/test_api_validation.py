@@ -397,7 +397,7 @@ RULES: list[tuple[str, Callable[[Obj], Any], str, CauseType]] = [
     # upgrade strategy (C3, C4)
     (
         "C3 unknown upgrade type",
-        lambda o: o["spec"].update(upgradeStrategy={"type": "RollingUpdate"}),
+        lambda o: o["spec"].update(upgradeStrategy={"type": "Rolling"}),
         "spec.upgradeStrategy.type",
         CauseType.NOT_SUPPORTED,
     ),
@@ -775,7 +775,7 @@ def test_quantity_of_the_wrong_type_is_one_error() -> None:
 def test_not_supported_lists_the_allowed_values() -> None:
     result = validate(apply(lambda o: o["spec"].update(upgradeStrategy={"type": "Rolling"})))
     assert result.errors[0].text == (
-        'spec.upgradeStrategy.type: Unsupported value: "Rolling": supported values: "Recreate", "None"'
+        'spec.upgradeStrategy.type: Unsupported value: "Rolling": supported values: "Recreate", "RollingUpdate", "None"'
     )
 
 

@@ -195,7 +195,7 @@ def test_schema_defaults_are_kuberays_and_nothing_else(schema: dict[str, Any]) -
 
 def test_enums_from_the_models(schema: dict[str, Any]) -> None:
     spec = _spec(schema)
-    assert spec["upgradeStrategy"]["properties"]["type"]["enum"] == ["Recreate", "None"]
+    assert spec["upgradeStrategy"]["properties"]["type"]["enum"] == ["Recreate", "RollingUpdate", "None"]
     assert spec["autoscalerOptions"]["properties"]["upscalingMode"]["enum"] == ["Default", "Aggressive", "Conservative"]
     assert spec["headGroupSpec"]["properties"]["ingressOptions"]["properties"]["pathType"]["enum"] == [
         "Exact",

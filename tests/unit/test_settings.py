@@ -79,8 +79,8 @@ def test_bad_flag_value_names_the_flag_and_the_expected_type() -> None:
         ValueError, match=r"^--shutdown-delay-seconds \(RAY_OPERATOR_SHUTDOWN_DELAY_SECONDS\) must be a number"
     ):
         settings_from(_parse(["--shutdown-delay-seconds", "soon"]), environ={})
-    with pytest.raises(ValueError, match=r"^--leader-election \(RAY_OPERATOR_LEADER_ELECTION\) must be a boolean"):
-        settings_from(_parse([]), environ={env_var("leader_election"): "maybe"})
+    with pytest.raises(ValueError, match=r"^--leader-elect \(RAY_OPERATOR_LEADER_ELECT\) must be a boolean"):
+        settings_from(_parse([]), environ={env_var("leader_elect"): "maybe"})
 
 
 def test_unknown_mode_names_the_flag_and_the_choices() -> None:
@@ -133,7 +133,7 @@ def test_leader_election_timings_are_checked_like_client_go() -> None:
         Settings(lease_duration_seconds=10.0, renew_deadline_seconds=10.0)
     with pytest.raises(ValueError, match=r"^--renew-deadline-seconds .* greater than 1.2 times --retry-period-seconds"):
         Settings(renew_deadline_seconds=2.0, retry_period_seconds=2.0)
-    assert not Settings(leader_election=False, lease_duration_seconds=1.0).leader_election  # unused: not checked
+    assert not Settings(leader_elect=False, lease_duration_seconds=1.0).leader_elect  # unused: not checked
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -155,11 +155,11 @@ def test_run_help_shows_description_env_var_default_and_allowed_values(name: str
     kind = kinds()[name]
     flag = "--" + name.replace("_", "-")
     options = text[text.index("options:") :]
-    found = re.search(rf" {re.escape(flag)}[ ,]", options)  # a boolean reads "--flag, --no-flag"
+    found = re.search(rf" {re.escape(flag)}[ ,]", options)  # a boolean reads "--flag [true|false]"
     assert found is not None, flag
     entry = options[found.start() :]
     assert " ".join(field_docs()[name].split()[:6]) in entry
-    facts = entry[entry.index("[env") : entry.index("]") + 1]
+    facts = entry[entry.index("[env") : entry.index("]", entry.index("[env")) + 1]
     assert f"env {env_var(name)};" in facts
     assert "default " in facts
     if kind.choices:
@@ -181,3 +181,17 @@ def test_run_refuses_an_out_of_range_flag_with_exit_2_and_one_line(capsys: pytes
     assert main(["run", "--mode", "webhook", "--webhook-port", "70000"]) == 2
     err = capsys.readouterr().err
     assert err == ("ray-operator: --webhook-port (RAY_OPERATOR_WEBHOOK_PORT) must be between 0 and 65535, got 70000\n")
+
+
+def test_boolean_flags_take_go_style_values_as_kubebuilder_manifests_write_them() -> None:
+    assert settings_from(_parse(["--leader-elect=false"]), environ={}).leader_elect is False
+    assert settings_from(_parse(["--leader-elect=true"]), environ={env_var("leader_elect"): "false"}).leader_elect
+    assert settings_from(_parse(["--leader-elect"]), environ={env_var("leader_elect"): "false"}).leader_elect
+    assert settings_from(_parse(["--no-leader-elect"]), environ={}).leader_elect is False
+    with pytest.raises(ValueError, match=r"^--leader-elect \(RAY_OPERATOR_LEADER_ELECT\) must be a boolean"):
+        settings_from(_parse(["--leader-elect=perhaps"]), environ={})
+
+
+def test_watch_namespaces_is_the_same_setting_as_kuberays_watch_namespace() -> None:
+    assert settings_from(_parse(["--watch-namespaces", "team-a,team-b"]), environ={}).watch_namespace == "team-a,team-b"
+    assert settings_from(_parse(["--watch-namespace=team-c"]), environ={}).watch_namespace == "team-c"

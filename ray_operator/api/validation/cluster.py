@@ -21,6 +21,7 @@ from ray_operator.api.validation.autoscaling import autoscaler_v2_enabled, check
 from ray_operator.api.validation.errors import CauseType, Report
 from ray_operator.api.validation.gcsft import check_gcs_ft
 from ray_operator.api.validation.groups import check_head, check_worker_group
+from ray_operator.api.validation.upgrade import check_upgrade_strategy
 
 ALPHA_FIELDS = {
     "networkPolicy": "NetworkPolicies per cluster",
@@ -60,6 +61,7 @@ def check_spec(obj: Mapping[str, Any], report: Report) -> None:
     check_autoscaling(spec, report)
     check_gcs_ft(spec, meta, report)
     check_auth(spec, report)
+    check_upgrade_strategy(spec, report)
     labels = str_map(meta.get("labels"))
     origin = labels.get(c.RAY_ORIGINATED_FROM_CRD_LABEL)
     if get_in(spec, "upgradeStrategy", "type") is not None and origin in (

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ray_operator.api import constants as c
+from ray_operator.api.revisioninputs import head_input
+from ray_operator.api.rollingupdate import ROLLING_UPDATE
 from ray_operator.api.validation.accessors import as_dict, as_list, get_in
 from ray_operator.api.validation.errors import CauseType, FieldError, Report
 
@@ -51,8 +53,10 @@ def check_update(new: Mapping[str, Any], old: Mapping[str, Any], report: Report)
             "spec.gcsFaultToleranceOptions",
             "GCS fault tolerance only takes effect when the head pod is re-created",
         )
-    recreate = get_in(new, "spec", "upgradeStrategy", "type") == "Recreate"
-    if not recreate:
+    kind = get_in(new, "spec", "upgradeStrategy", "type")
+    if kind == ROLLING_UPDATE:
+        _warn_head_restart(new, old, report)
+    if kind not in ("Recreate", ROLLING_UPDATE):
         changed = []
         if get_in(new, "spec", "headGroupSpec", "template") != get_in(old, "spec", "headGroupSpec", "template"):
             changed.append("spec.headGroupSpec.template")
@@ -66,7 +70,7 @@ def check_update(new: Mapping[str, Any], old: Mapping[str, Any], report: Report)
             report.warn(
                 path,
                 "changed, but running pods are not replaced; only pods created from now on use it: delete the "
-                "pods or set spec.upgradeStrategy.type: Recreate",
+                "pods or set spec.upgradeStrategy.type: RollingUpdate (or Recreate)",
             )
     for keys in (("headGroupSpec", "headService"), ("headGroupSpec", "serviceType"), ("headServiceAnnotations",)):
         if get_in(new, "spec", *keys) != get_in(old, "spec", *keys):
@@ -74,6 +78,23 @@ def check_update(new: Mapping[str, Any], old: Mapping[str, Any], report: Report)
                 "spec." + ".".join(keys),
                 "changed, but the head Service is only configured when it is created: delete the Service to apply",
             )
+
+
+HEAD_RESTART_WARNING = (
+    "changing the head template restarts the whole cluster; enable gcsFaultToleranceOptions to keep workers"
+)
+"""What ``kubectl apply`` prints (after ``Warning:``) for a head change under RollingUpdate without GCS FT."""
+
+
+def _warn_head_restart(new: Mapping[str, Any], old: Mapping[str, Any], report: Report) -> None:
+    new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
+    if new_spec is None or old_spec is None or as_dict(new_spec.get("gcsFaultToleranceOptions")) is not None:
+        return
+    annotations = as_dict(get_in(new, "metadata", "annotations")) or {}
+    if str(annotations.get(c.RAY_FT_ENABLED_ANNOTATION, "")).lower() == "true":
+        return  # the deprecated switch turns GCS FT on too
+    if head_input(new_spec) != head_input(old_spec):
+        report.warnings.append(HEAD_RESTART_WARNING)  # no field prefix: the issue's exact words, a whole-object effect
 
 
 def ratchet(report: Report, before: list[FieldError]) -> None:

@@ -3,7 +3,7 @@
 Discovery order follows the core group, then the built-in groups; each type records its short names,
 categories (``kubectl get all``), subresources, whether it has a ``generation`` and whether its names
 must be DNS labels. ``strategies()`` maps the kinds with behaviour of their own to their strategy;
-the rest (ConfigMaps, Leases, RBAC objects...) are stored as sent after their JSON types are checked.
+the rest (ConfigMaps, RBAC objects...) are stored as sent after their JSON types are checked.
 Decided against: reading the list from the vendored OpenAPI definitions (they do not say which
 resources a server serves, nor their short names or categories).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from ray_operator.sandbox.builtins.admissionregistration import WebhookConfigurationStrategy
 from ray_operator.sandbox.builtins.crds import CrdStrategy, CustomResourceStrategy
 from ray_operator.sandbox.builtins.events import EventsV1Strategy
+from ray_operator.sandbox.builtins.leases import LeaseStrategy
 from ray_operator.sandbox.builtins.namespaces import NamespaceStrategy
 from ray_operator.sandbox.builtins.pods import PodStrategy
 from ray_operator.sandbox.builtins.reviews import review_type
@@ -174,6 +175,7 @@ def strategies() -> Strategies:
             ("apps", "replicasets"): workload,
             ("apps", "daemonsets"): workload,
             ("events.k8s.io", "events"): EventsV1Strategy(),
+            ("coordination.k8s.io", "leases"): LeaseStrategy(),
             ("apiextensions.k8s.io", "customresourcedefinitions"): CrdStrategy(),
             ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): WebhookConfigurationStrategy(
                 mutating=True

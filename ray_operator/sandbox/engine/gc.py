@@ -8,9 +8,15 @@ owner goes once no ``blockOwnerDeletion`` dependent is left) and Orphan (``orpha
 from dependents); an object being deleted whose kind finishes its own deletion gets that turn first
 (``Strategy.finish_deletion``: namespace termination deletes the contents, then the namespace; CRD
 cleanup deletes its objects, then the CRD). It writes directly through the engine's internal calls,
-without admission, and a sweep is a full scan.
-Decided against: an indexed dependency graph like the real graph builder; a full scan is simple and
-exact for test-sized stores.
+without admission.
+
+A sweep looks only at what a change can have affected, learnt from the store's events: an object
+written with ownerReferences or a deletionTimestamp, the dependents of an object that went away, the
+owners (being deleted) of an object that changed, and every object still being deleted (few at any
+time; a terminating namespace waits on its contents). A full scan per change made the emulator
+quadratic in its size: with 5,000 pods two thirds of its time went to sweeping.
+Decided against: an indexed dependency graph like the real graph builder (the store's uid and
+dependents indexes are enough for exact answers).
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import structlog
 
 from ray_operator.sandbox.engine.pipeline import Engine
 from ray_operator.sandbox.resources import ResourceType
-from ray_operator.sandbox.storage.store import GroupResource
+from ray_operator.sandbox.storage.store import Event, GroupResource, ObjectKey
 
 log = structlog.get_logger(__name__)
 
 MAX_ROUNDS = 100
+
+_Key = tuple[GroupResource, ObjectKey]
 
 
 class GarbageCollector:
@@ -36,6 +44,36 @@ class GarbageCollector:
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
+        self._dirty: set[_Key] = set()
+        """Objects a change may have made collectable, to look at in the next round."""
+        self._terminating: set[_Key] = set()
+        """Objects with a deletionTimestamp: looked at in every sweep until they are gone."""
+        engine.store.listeners.append(self._observe)
+
+    def _observe(self, event: Event) -> None:
+        """Note what ``event`` can have made work for the collector (see the module docstring)."""
+        store = self.engine.store
+        meta = event.obj.get("metadata") or {}
+        key: _Key = (event.gr, (meta.get("namespace") or "", meta.get("name") or ""))
+        if event.type == "DELETED":
+            self._terminating.discard(key)
+            uid = meta.get("uid")
+            if uid:
+                self._dirty.update(
+                    (gr, (d["metadata"].get("namespace") or "", d["metadata"]["name"]))
+                    for gr, d in store.dependents(str(uid))
+                )
+        else:
+            if meta.get("ownerReferences") or meta.get("deletionTimestamp"):
+                self._dirty.add(key)
+            if meta.get("deletionTimestamp"):
+                self._terminating.add(key)
+        old_meta = (event.old or {}).get("metadata") or {}
+        for ref in [*(meta.get("ownerReferences") or ()), *(old_meta.get("ownerReferences") or ())]:
+            owner = store.by_uid(str(ref.get("uid") or "")) if isinstance(ref, dict) else None
+            if owner is not None and (owner[1].get("metadata") or {}).get("deletionTimestamp"):
+                owner_meta = owner[1]["metadata"]
+                self._dirty.add((owner[0], (owner_meta.get("namespace") or "", owner_meta["name"])))
 
     def kick(self) -> None:
         self.idle.clear()
@@ -72,9 +110,12 @@ class GarbageCollector:
     def sweep_once(self) -> bool:
         changed = False
         store = self.engine.store
-        for gr, obj in list(store.all_objects()):
-            current = store.get(gr, (obj["metadata"].get("namespace") or ""), obj["metadata"]["name"])
-            if current is None or current is not obj:
+        keys = sorted(self._dirty | self._terminating)
+        self._dirty.clear()
+        for gr, (namespace, name) in keys:
+            current = store.get(gr, namespace, name)
+            if current is None:
+                self._terminating.discard((gr, (namespace, name)))
                 continue
             rt = self.storage_type(gr)
             if rt is None:

@@ -16,6 +16,9 @@ Decisions:
 * Images are reported the way containerd does (``docker.io/library/x:latest``) with a fake, stable
   ``imageID`` digest; no probes are run — readiness changes only through the control API.
 * Deleting a pod only waits out its grace period: there is nothing to stop.
+* ``set_image_mode`` gives every pod running a given image a starting mode (``unready``: a "bad image"
+  whose pods never become Ready), so a test can make pods not-ready from their very first status, which
+  flipping each pod after it appeared could not (the operator may have seen it Ready in between).
 
 Decided against: simulating container lifecycles over time (restarts, probes, image pulls), which no
 operator test needs and which would make pod status depend on timing.
@@ -281,9 +284,26 @@ class FakeRuntime:
         self._start_delay = start_delay
         self._modes: dict[PodKey, tuple[str, str]] = {}
         self._first_seen: dict[PodKey, float] = {}
+        self._image_modes: dict[str, str] = {}
 
     def set_mode(self, key: PodKey, mode: str, reason: str) -> None:
         self._modes[key] = (mode, reason)
+
+    def set_image_mode(self, image: str, mode: str | None) -> None:
+        """Pods with a container running ``image`` report ``mode`` unless set per pod; None forgets the rule."""
+        if mode is None:
+            self._image_modes.pop(image, None)
+        elif mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        else:
+            self._image_modes[image] = mode
+
+    def _default_mode(self, pod: Mapping[str, Any]) -> tuple[str, str]:
+        for container in _containers(as_dict(pod.get("spec")), "containers"):
+            mode = self._image_modes.get(str(container.get("image") or ""))
+            if mode is not None:
+                return (mode, "")
+        return ("running", "")
 
     async def sync_pod(
         self,
@@ -295,7 +315,7 @@ class FakeRuntime:
         allocate_ip: Callable[[], str],
     ) -> PodReport:
         status = as_dict(pod.get("status"))
-        mode, reason = self._modes.get(key, ("running", ""))
+        mode, reason = self._modes.get(key) or self._default_mode(pod)
         if status.get("phase") in TERMINAL_PHASES and mode != "failed":
             return PodReport(status=None)  # a finished pod never runs again
         recheck_after: float | None = None

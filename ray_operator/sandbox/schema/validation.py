@@ -25,27 +25,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ray_operator.apimachinery.govalues import go_float, go_value
+from ray_operator.apimachinery.govalues import go_float, go_value, json_type
 from ray_operator.sandbox.errors import Cause
 from ray_operator.sandbox.schema import cel, walk
 from ray_operator.sandbox.schema.walk import Schema
-
-
-def json_type(value: Any) -> str:
-    """The OpenAPI type name of a decoded JSON value (``integer`` for whole numbers)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _type_ok(expected: str, value: Any) -> bool:

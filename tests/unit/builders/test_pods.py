@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ray_operator.builders import pods
+from ray_operator.builders import pods, revisions
 from ray_operator.builders.config import BuildConfig
 from tests.unit.builders.helpers import (
     CONFIG,
@@ -67,7 +67,9 @@ def test_worker_pod_drops_a_template_name() -> None:
 
 
 def test_operator_labels_on_head_and_worker() -> None:
-    assert head_pod()["metadata"]["labels"] == {
+    labels = dict(head_pod()["metadata"]["labels"])
+    assert labels.pop("ray.io/template-revision") == revisions.head_pod_revision(cluster())
+    assert labels == {
         "ray.io/is-ray-node": "yes",
         "ray.io/cluster": "demo",
         "ray.io/node-type": "head",
