@@ -43,6 +43,7 @@ from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
 from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, run
 from ray_operator.sandbox.kubelet.process.netns import NamespacesUnavailable
+from ray_operator.sandbox_rbac import operator_kubeconfig
 from ray_operator.settings import Mode, Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
 
@@ -191,6 +192,7 @@ def operator_settings(*, kubeconfig: Path, mode: Mode = "all") -> Settings:
         probe_port=0,
         metrics_host="127.0.0.1",
         metrics_port=0,
+        metrics_secure=False,  # plain http://127.0.0.1 metrics on a laptop (the usage text prints that URL)
         shutdown_delay_seconds=0.0,  # no Service endpoints to drain on a laptop
     )
 
@@ -234,10 +236,12 @@ async def run_devstack(
     state: RuntimeState | None = None,
     manifests: Sequence[dict[str, Any]] = (),
     replicas: int = 1,
+    rbac: list[dict[str, Any]] | None = None,
     runtime: str = "fake",
 ) -> int:
     """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code.
 
+    The operator runs with its ServiceAccount's token under ``config/rbac`` (``rbac`` replaces those objects).
     With ``manifests`` (``--apply``), they are created once the operator is ready and a progress view
     of the RayClusters runs on stdout (``ray_operator.progress``) until the sandbox stops. With
     ``replicas`` > 1 the operators are that many processes instead (``ray_operator.replicas``).
@@ -289,7 +293,10 @@ async def run_devstack(
         return EXIT_OK if code == EXIT_OK else code
 
     async def serve_ready(settings: Settings) -> int:
-        """Ready: apply the manifests and show their progress (``--apply``), until stopped."""
+        """Ready: apply the manifests and show their progress (``--apply``), until stopped.
+
+        ``settings`` are the admin's: the manifests are the user's, not the operator's to create.
+        """
         assert operator is not None
         async with contextlib.AsyncExitStack() as stack:
             if manifests:
@@ -306,11 +313,14 @@ async def run_devstack(
             async with Sandbox(tls=True, port=port, kubelet=kubelet, runtime=runtime) as sb:
                 if sb.process_runtime is not None:
                     sb.process_runtime.on_forward = print_forward
-                internal = sb.write_kubeconfig(Path(tmp) / "operator.kubeconfig")
-                settings = operator_settings(kubeconfig=internal, mode=mode)
+                admin = operator_settings(kubeconfig=sb.write_kubeconfig(Path(tmp) / "admin.kubeconfig"), mode=mode)
                 webhooks = mode != "controller"
-                async with kube_api_client(settings) as api_client:
-                    await install(api_client, settings, webhooks=webhooks)
+                async with kube_api_client(admin) as api_client:
+                    await install(api_client, admin, webhooks=webhooks)
+                    # The operator is confined to config/rbac, as in a cluster (sandbox_rbac).
+                    operator_config = Path(tmp) / "operator.kubeconfig"
+                    internal = await operator_kubeconfig(sb, api_client, operator_config, objects=rbac)
+                settings = operator_settings(kubeconfig=internal, mode=mode)
                 operator = asyncio.create_task(run(settings, state=st, handle_signals=False), name="operator")
                 if mode != "webhook" and not await until_stopped(asyncio.ensure_future(controller_synced(st))):
                     if operator.done():
@@ -323,7 +333,7 @@ async def run_devstack(
                         kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
                     )
                     print(usage, flush=True)
-                    return await serve_ready(settings)
+                    return await serve_ready(admin)
                 if not await until_stopped(asyncio.ensure_future(st.webhook_serving.wait())):
                     if operator.done():
                         log.error("devstack_failed", reason="the operator stopped before its webhook served")
@@ -335,7 +345,7 @@ async def run_devstack(
                 )
 
                 async def round_trip() -> None:
-                    async with kube_api_client(settings) as api_client:
+                    async with kube_api_client(admin) as api_client:
                         await admission_round_trip(api_client)
 
                 check = asyncio.ensure_future(round_trip())
@@ -357,7 +367,7 @@ async def run_devstack(
                     kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
                 )
                 print(usage, flush=True)
-                return await serve_ready(settings)
+                return await serve_ready(admin)
     finally:
         stopper.cancel()
         if operator is not None and not operator.done():  # an exception above: do not leave it running

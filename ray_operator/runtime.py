@@ -286,8 +286,9 @@ async def run(
             from webhook.rules import raycluster_rules
 
             rules = raycluster_rules()
-        # ``files`` certificates (cert-manager) need no API access at all in webhook mode.
-        needs_api = settings.mode != "webhook" or settings.cert_source != "files"
+        # ``files`` certificates (cert-manager) need no API access in webhook mode, unless /metrics is
+        # secured (its TokenReview and SubjectAccessReview go to the API server).
+        needs_api = settings.mode != "webhook" or settings.cert_source != "files" or settings.metrics_secure
         client_cm = api_client_factory(settings) if needs_api else contextlib.nullcontext()
         async with client_cm as api_client:
             certificates = None
@@ -388,11 +389,22 @@ async def _serve(
     probes = HttpsServer(
         probe_app, host=settings.probe_host, port=settings.probe_port, ssl_context=None, shutdown_timeout=timeout
     )
+    metrics_app = build_metrics_app(st.registry)
+    metrics_tls = None
+    if settings.metrics_secure:  # TokenReview + SubjectAccessReview in front of /metrics (metrics_auth)
+        from ray_operator.metrics_auth import secure
+
+        metrics_tls = secure(
+            metrics_app,
+            api_client=api_client,
+            cache_seconds=settings.metrics_auth_cache_seconds,
+            timeout_seconds=settings.kube_request_timeout_seconds,
+        )
     metrics = HttpsServer(
-        build_metrics_app(st.registry),
+        metrics_app,
         host=settings.metrics_host,
         port=settings.metrics_port,
-        ssl_context=None,
+        ssl_context=metrics_tls,
         shutdown_timeout=timeout,
     )
 

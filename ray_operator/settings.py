@@ -175,6 +175,13 @@ class Settings:
     metrics_port: Port = 8080
     """Port of ``/metrics`` (Prometheus text). Default ``8080``."""
 
+    metrics_secure: bool = True
+    """Serve ``/metrics`` over HTTPS (a self-signed certificate) and only to a bearer token the API server
+    says may ``get /metrics`` (TokenReview, SubjectAccessReview). Default on; off serves plain HTTP."""
+
+    metrics_auth_cache_seconds: Seconds = 10.0
+    """How long the review answer for one metrics token is reused. Default 10 s."""
+
     # --- leader election (controller-runtime's flag and defaults; ray_operator.kube.leaderelection) ---
     leader_elect: bool = True
     """Elect one reconciling replica with a ``coordination.k8s.io/v1`` Lease; every replica serves the webhooks.

@@ -22,7 +22,9 @@ from ray_operator.kube.client import kube_api_client
 from ray_operator.metrics import new_registry
 from ray_operator.runtime import EXIT_OK, RuntimeState, run
 from ray_operator.sandbox.server import Sandbox
+from ray_operator.sandbox_rbac import operator_kubeconfig
 from ray_operator.settings import Settings
+from tests.integration.rayclusters import fast_settings
 
 
 @dataclass
@@ -74,3 +76,38 @@ async def start_operator(sandbox: Sandbox, kubeconfig_path: Path) -> AsyncIterat
 async def operator_stack(start_operator: StackFactory) -> OperatorStack:
     stack: OperatorStack = await start_operator()
     return stack
+
+
+# --- the operator confined to config/rbac (tests of its permissions and of secure metrics) ----------
+
+
+@pytest.fixture
+async def confined_operator(
+    sandbox: Sandbox, kubeconfig_path: Path, tmp_path: Path
+) -> AsyncIterator[tuple[Sandbox, RuntimeState]]:
+    """The operator in --mode all as its ServiceAccount with secure metrics, webhooks routed, caches synced."""
+    admin = fast_settings(kubeconfig_path)
+    async with kube_api_client(admin) as client:
+        await install(client, admin)
+        confined = await operator_kubeconfig(sandbox, client, tmp_path / "operator.kubeconfig")
+    # A short retry period so the scenarios, which take a few seconds, see the Lease renewed too.
+    settings = fast_settings(confined, metrics_secure=True, retry_period_seconds=0.2)
+    state = RuntimeState(registry=new_registry(process_metrics=False))
+    task = asyncio.create_task(run(settings, state=state, handle_signals=False))
+    async with asyncio.timeout(30):
+        waiter = asyncio.create_task(state.webhook_serving.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    assert not task.done(), f"operator exited with {task.result()}"
+    assert state.webhook_port is not None
+    sandbox.register_service_endpoint(
+        settings.namespace, settings.webhook_service_name, 443, "127.0.0.1", state.webhook_port
+    )
+    async with kube_api_client(admin) as client:
+        await admission_round_trip(client, deadline_seconds=30)
+    async with asyncio.timeout(30):
+        await state.controller_created.wait()
+        assert state.controller is not None
+        await state.controller.synced.wait()
+    yield sandbox, state
+    state.stop.set()
+    assert await asyncio.wait_for(task, 20) == EXIT_OK

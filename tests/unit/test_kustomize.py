@@ -37,6 +37,7 @@ CLUSTER_SCOPED = {
     "MutatingWebhookConfiguration",
 }
 SETTINGS = Settings()
+MANAGER_ROLE = "ray-operator-manager-role"
 
 
 def kustomize(directory: Path, cache_dir: Path) -> list[dict[str, Any]]:
@@ -266,65 +267,79 @@ def test_default_manager_uses_built_in_certificates(default: list[dict[str, Any]
     assert settings.log_format == "json"
 
 
-def test_service_account_is_bound_to_both_roles(default: list[dict[str, Any]]) -> None:
+def test_service_account_is_bound_to_every_role(default: list[dict[str, Any]]) -> None:
     account = one(default, "ServiceAccount")["metadata"]["name"]
+    auth = one(default, "ClusterRoleBinding", "ray-operator-metrics-auth-rolebinding")
+    assert auth["roleRef"]["name"] == "ray-operator-metrics-auth-role"
+    assert auth["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
     assert one(default, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == account
     subject = {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
-    cluster_binding = one(default, "ClusterRoleBinding")
+    cluster_binding = one(default, "ClusterRoleBinding", "ray-operator-manager-rolebinding")
     assert subject in cluster_binding["subjects"]
-    assert cluster_binding["roleRef"]["name"] == one(default, "ClusterRole")["metadata"]["name"]
-    binding = one(default, "RoleBinding")
-    assert subject in binding["subjects"]
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "Role",
-        "name": one(default, "Role")["metadata"]["name"],
-    }
+    assert cluster_binding["roleRef"]["name"] == one(default, "ClusterRole", MANAGER_ROLE)["metadata"]["name"]
+    roles = {doc["metadata"]["name"] for doc in default if doc["kind"] == "Role"}
+    bindings = [doc for doc in default if doc["kind"] == "RoleBinding"]
+    assert {b["roleRef"]["name"] for b in bindings} == roles
+    assert roles == {"ray-operator-leader-election-role", "ray-operator-cert-role"}
+    for binding in bindings:
+        assert subject in binding["subjects"] and binding["roleRef"]["kind"] == "Role"
+        assert binding["metadata"]["namespace"] == NAMESPACE
 
 
+# What the operator's calls need cluster-wide: tests/integration/test_least_privilege.py proves it on the
+# recorded calls of the integration scenarios; this list keeps the most important grants visible.
 REQUIRED_CLUSTER_PERMISSIONS = [
-    ("ray.io", "rayclusters", ["get", "list", "watch", "update", "patch"]),
-    ("ray.io", "rayclusters/status", ["get", "update", "patch"]),
+    ("ray.io", "rayclusters", ["get", "list", "watch", "patch"]),
+    ("ray.io", "rayclusters/status", ["update"]),
     ("ray.io", "rayclusters/finalizers", ["update"]),
     ("", "pods", ["get", "list", "watch", "create", "delete", "patch"]),
+    ("", "pods/resize", ["patch"]),
     ("", "services", ["get", "list", "watch", "create", "delete", "patch"]),
-    ("", "events", ["create", "patch"]),
     ("events.k8s.io", "events", ["create", "patch"]),
     ("", "serviceaccounts", ["get", "list", "watch", "create"]),
-    ("rbac.authorization.k8s.io", "roles", ["get", "list", "watch", "create"]),
-    ("rbac.authorization.k8s.io", "rolebindings", ["get", "list", "watch", "create"]),
-    ("networking.k8s.io", "ingresses", ["get", "list", "watch", "create", "delete"]),
-    ("", "secrets", ["get", "list", "watch", "create", "update"]),
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", ["get", "list", "watch"]),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", ["get", "list", "watch"]),
+    ("rbac.authorization.k8s.io", "roles", ["get", "list", "watch", "create", "patch"]),
+    ("rbac.authorization.k8s.io", "rolebindings", ["get", "list", "watch", "create", "patch"]),
+    ("networking.k8s.io", "ingresses", ["get", "list", "watch", "create", "delete", "patch"]),
+    ("", "secrets", ["get", "list", "watch", "create"]),
+    ("batch", "jobs", ["list", "watch", "create"]),
 ]
 
 
 @pytest.mark.parametrize(("group", "resource", "verbs"), REQUIRED_CLUSTER_PERMISSIONS)
 def test_cluster_role_grants(default: list[dict[str, Any]], group: str, resource: str, verbs: list[str]) -> None:
-    rules = one(default, "ClusterRole")["rules"]
+    rules = one(default, "ClusterRole", MANAGER_ROLE)["rules"]
     for verb in verbs:
         assert allows(rules, group, resource, verb), f"{verb} {resource}.{group}"
 
 
 def test_cabundle_injection_is_allowed_on_exactly_our_webhook_configurations(default: list[dict[str, Any]]) -> None:
-    rules = one(default, "ClusterRole")["rules"]
+    rules = one(default, "ClusterRole", MANAGER_ROLE)["rules"]
     for kind, resource in (
         ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
         ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
     ):
         name = one(default, kind)["metadata"]["name"]
-        for verb in ("update", "patch"):
+        for verb in ("get", "patch"):
             assert allows(rules, "admissionregistration.k8s.io", resource, verb, name), (verb, name)
             assert not allows(rules, "admissionregistration.k8s.io", resource, verb, "someone-elses-webhook")
 
 
 def test_leader_election_lease_role(default: list[dict[str, Any]]) -> None:
-    role = one(default, "Role")
+    role = one(default, "Role", "ray-operator-leader-election-role")
     assert role["metadata"]["namespace"] == NAMESPACE
     for verb in ("get", "create", "update"):
         assert allows(role["rules"], "coordination.k8s.io", "leases", verb)
-    assert not allows(one(default, "ClusterRole")["rules"], "coordination.k8s.io", "leases", "update")
+    assert not allows(one(default, "ClusterRole", MANAGER_ROLE)["rules"], "coordination.k8s.io", "leases", "update")
+
+
+def test_only_the_webhook_certificate_secret_is_updated_and_only_in_the_operators_namespace(
+    default: list[dict[str, Any]],
+) -> None:
+    assert not allows(one(default, "ClusterRole", MANAGER_ROLE)["rules"], "", "secrets", "update")
+    role = one(default, "Role", "ray-operator-cert-role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert allows(role["rules"], "", "secrets", "update", SETTINGS.cert_secret_name)
+    assert not allows(role["rules"], "", "secrets", "update", "someone-elses-secret")
 
 
 def test_cert_manager_is_not_required_by_default(default: list[dict[str, Any]]) -> None:
@@ -377,8 +392,7 @@ def test_certmanager_variant_keeps_everything_else(
 def test_service_monitor_scrapes_the_metrics_service(
     default: list[dict[str, Any]], build: Callable[[Path], list[dict[str, Any]]]
 ) -> None:
-    (monitor,) = build(CONFIG / "prometheus")
-    assert monitor["kind"] == "ServiceMonitor"
+    (monitor,) = [d for d in build(CONFIG / "prometheus") if d["kind"] == "ServiceMonitor"]
     assert monitor["metadata"]["namespace"] == NAMESPACE
     services = [
         s
@@ -391,3 +405,8 @@ def test_service_monitor_scrapes_the_metrics_service(
     ports = {p["name"]: p for p in services[0]["spec"]["ports"]}
     assert ports[endpoint["port"]]["targetPort"] == SETTINGS.metrics_port
     assert endpoint["path"] == "/metrics"
+    # Secure metrics (the default): HTTPS with Prometheus' token, which the binding lets get /metrics.
+    assert SETTINGS.metrics_secure and endpoint["scheme"] == "https" and endpoint["bearerTokenFile"]
+    (binding,) = [d for d in build(CONFIG / "prometheus") if d["kind"] == "ClusterRoleBinding"]
+    reader = one(default, "ClusterRole", binding["roleRef"]["name"])
+    assert reader["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]

@@ -73,6 +73,7 @@ def settings(**kw: Any) -> Settings:
         probe_port=0,
         metrics_host="127.0.0.1",
         metrics_port=0,
+        metrics_secure=False,  # plain /metrics here; tests/integration/test_metrics_auth.py covers the secure one
         shutdown_timeout_seconds=1.0,
         shutdown_delay_seconds=0.0,
     )
@@ -205,6 +206,7 @@ def test_run_command_serves_in_webhook_mode_and_exits_0_on_sigterm(pki: Pki, tmp
         "127.0.0.1",
         "--metrics-port",
         "0",
+        "--no-metrics-secure",
         "--log-format",
         "json",
     ]

@@ -87,7 +87,7 @@ def builtin_resource_types() -> list[ResourceType]:
         ),
         _rt("", "v1", "configmaps", "ConfigMap", short=("cm",)),
         _rt("", "v1", "secrets", "Secret"),
-        _rt("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
+        _rt("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",), subresources=("token",)),
         _rt("", "v1", "events", "Event", short=("ev",)),
         _rt("", "v1", "endpoints", "Endpoints", short=("ep",)),
         _rt("", "v1", "nodes", "Node", namespaced=False, short=("no",), subresources=STATUS),
@@ -154,8 +154,11 @@ def builtin_resource_types() -> list[ResourceType]:
             generation=True,
         ),
         review_type("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
-        review_type("authorization.k8s.io", "selfsubjectrulesreview", "SelfSubjectRulesReview"),
+        review_type("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+        review_type("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+        review_type("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced=True),
         review_type("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
+        review_type("authentication.k8s.io", "tokenreviews", "TokenReview"),
     ]
 
 

@@ -67,6 +67,8 @@ class Engine:
         self.on_change = on_change or (lambda: None)
         self.graceful_pods = False
         """Pods on a node are deleted gracefully (the kubelet finishes them); set when a kubelet runs."""
+        self.object_check: Callable[[ResourceType, dict[str, Any], WriteContext], None] | None = None
+        """Called with every object about to be created or updated (``sandbox/auth``: RBAC escalation)."""
         self.lister = Lister(store)
 
     # ------------------------------------------------------------------------------------ helpers
@@ -269,6 +271,8 @@ class Engine:
             meta["generation"] = 1
         causes = objectmeta.validate_meta(rt, obj, create=True) + strategy.validate(self, rt, obj)
         self._raise_invalid(rt, name, causes)
+        if self.object_check is not None:
+            self.object_check(rt, obj, ctx)
         obj = strategy.to_storage(rt, obj)
         strategy.before_commit(self, rt, obj, None)
         if self.admits("validate"):  # the view is a copy: built only when a webhook will see it
@@ -455,6 +459,8 @@ class Engine:
         causes = objectmeta.validate_meta(rt, new, create=False)
         causes += strategy.validate_update(self, rt, new, old_view, subresource=sub)
         self._raise_invalid(rt, name, causes)
+        if self.object_check is not None:
+            self.object_check(rt, new, ctx)
         new = strategy.to_storage(rt, new)
         meta = object_meta(new)
         if rt.is_custom or rt.extra.get("generation"):

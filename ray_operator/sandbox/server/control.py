@@ -117,7 +117,9 @@ class Control:
         self._advance_clock = advance_clock
         self.kubelet = kubelet
         self.requests = RecentLog(maxlen=log_size)
-        """Every Kubernetes request: method, path, query, content type, accept, user agent, status."""
+        """Every Kubernetes request: method, path, query, content type, accept, user agent, status, and (over
+        HTTPS, from ``sandbox/auth``) user, verb, api_group, resource, subresource, namespace, name,
+        resource_request and allowed: the RBAC attributes and decision."""
         self.admission_log = RecentLog(maxlen=log_size)
         """Every webhook call of the admission chain (its ``log``): webhook, operation, outcome, duration."""
         self.faults: list[Fault] = []

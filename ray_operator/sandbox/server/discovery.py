@@ -59,6 +59,18 @@ def _api_resource(rt: ResourceType) -> list[dict[str, Any]]:
                     "verbs": ["create"],
                 }
             )
+        elif sub == "token":  # TokenRequest (sandbox/auth)
+            out.append(
+                {
+                    "name": f"{rt.resource}/token",
+                    "singularName": "",
+                    "namespaced": True,
+                    "group": "authentication.k8s.io",
+                    "version": "v1",
+                    "kind": "TokenRequest",
+                    "verbs": ["create"],
+                }
+            )
     return out
 
 
@@ -128,6 +140,14 @@ def _discovery_resource(rt: ResourceType) -> dict[str, Any]:
                 {
                     "subresource": "binding",
                     "responseKind": {"group": "", "version": "v1", "kind": "Binding"},
+                    "verbs": ["create"],
+                }
+            )
+        elif sub == "token":  # TokenRequest (sandbox/auth)
+            subs.append(
+                {
+                    "subresource": "token",
+                    "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
                     "verbs": ["create"],
                 }
             )

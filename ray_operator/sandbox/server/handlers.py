@@ -21,7 +21,8 @@ import structlog
 from aiohttp import web
 
 from ray_operator.sandbox import errors, tables
-from ray_operator.sandbox.builtins import pods, reviews
+from ray_operator.sandbox.auth.gate import AuthGate
+from ray_operator.sandbox.builtins import pods, reviews, tokenrequest
 from ray_operator.sandbox.engine import Engine
 from ray_operator.sandbox.engine.context import parse_bool
 from ray_operator.sandbox.resources import ResourceType
@@ -110,12 +111,20 @@ def parse_resource_path(parts: list[str]) -> ResourcePath | None:
 
 class Handlers:
     def __init__(
-        self, *, engine: Engine, control: Control, options: ServerOptions, now: Callable[[], datetime]
+        self,
+        *,
+        engine: Engine,
+        control: Control,
+        options: ServerOptions,
+        now: Callable[[], datetime],
+        gate: AuthGate | None = None,
     ) -> None:
         self.engine = engine
         self.control = control
         self.options = options
         self.now = now
+        self.gate = gate
+        """Authentication and RBAC (``sandbox/auth``); without one, ``options.tokens`` and no authorization."""
 
     # -------------------------------------------------------------------------------- middleware
 
@@ -136,7 +145,7 @@ class Handlers:
         if not control_request:
             self.control.requests.append(entry)
         try:
-            self._authenticate(request)
+            self._authenticate(request, entry, control_request)
             if not control_request:
                 fault = self.control.take_fault(request.method, request.path)
                 if fault is not None:
@@ -163,7 +172,23 @@ class Handlers:
         entry["status"] = response.status
         return response
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request, entry: dict[str, Any], control: bool) -> None:
+        # --- sandbox/auth hook: authentication, impersonation and RBAC; the log entry records the decision.
+        if self.gate is not None:
+            path = request.path.rstrip("/") or "/"
+            parts = [p for p in path.split("/") if p]
+            checked = self.gate.check(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                headers=request.headers,
+                parsed=parse_resource_path(parts) if parts and parts[0] in ("api", "apis") else None,
+                control=control,
+                record=entry,
+            )
+            request[USER_KEY] = checked.user
+            return
+        # --- end of the sandbox/auth hook
         request[USER_KEY] = dict(next(iter(self.options.tokens.values()), {"username": "system:admin"}))
         if not self.options.require_token or request.path in PUBLIC_PATHS:
             return
@@ -290,7 +315,14 @@ class Handlers:
             if request.method != "POST" or path.name is not None:
                 raise errors.method_not_allowed()
             body = await read_object(request)
-            return json_response(reviews.review_response(rt, body, dict(request.get(USER_KEY) or {})), status=201)
+            user = dict(request.get(USER_KEY) or {})
+            return json_response(reviews.review_response(rt, body, user, self.gate, path.namespace), status=201)
+        if path.sub == "token" and rt.group == "" and rt.resource == "serviceaccounts" and path.name and path.namespace:
+            if request.method != "POST" or self.gate is None:
+                raise errors.method_not_allowed()
+            body = await read_object(request)
+            issued = tokenrequest.token_request(self.gate, path.namespace, path.name, body, self.now())
+            return json_response(issued, status=201)
         if path.sub == "binding" and rt.group == "" and rt.resource == "pods" and path.name and path.namespace:
             if request.method != "POST":
                 raise errors.method_not_allowed()

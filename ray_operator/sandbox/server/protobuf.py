@@ -144,12 +144,39 @@ def _access_review(data: bytes, obj: dict[str, Any]) -> None:
         obj["spec"] = spec
 
 
+def _rules_review(data: bytes, obj: dict[str, Any]) -> None:
+    """``SelfSubjectRulesReview`` (``kubectl auth can-i --list``): spec 2, its namespace 1."""
+    for number, _, value in fields(data):
+        if number == 2:
+            namespaces = [_text(v) for n, _, v in fields(value) if n == 1]
+            obj["spec"] = {"namespace": namespaces[-1]} if namespaces else {}
+
+
+def _token_request(data: bytes, obj: dict[str, Any]) -> None:
+    """``TokenRequest`` (``kubectl create token``): audiences 1, boundObjectRef 3, expirationSeconds 4."""
+    for number, _, value in fields(data):
+        if number != 2:
+            continue
+        spec: dict[str, Any] = {}
+        for n, _, v in fields(value):
+            if n == 1:
+                spec.setdefault("audiences", []).append(_text(v))
+            elif n == 3:
+                names = {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}
+                spec["boundObjectRef"] = {names[k]: _text(x) for k, _, x in fields(v) if k in names and x}
+            elif n == 4:
+                spec["expirationSeconds"] = int(v)
+        obj["spec"] = spec
+
+
 _KINDS: dict[tuple[str, str], Callable[[bytes, dict[str, Any]], None]] = {
     ("v1", "Namespace"): _namespace,
     ("v1", "ConfigMap"): _configmap,
     ("v1", "Secret"): _secret,
     ("v1", "ServiceAccount"): _service_account,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): _access_review,
+    ("authentication.k8s.io/v1", "TokenRequest"): _token_request,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): _rules_review,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): lambda data, obj: None,
 }
 

@@ -29,6 +29,8 @@ from aiohttp import web
 
 from ray_operator.sandbox import errors
 from ray_operator.sandbox.admission import AdmissionChain
+from ray_operator.sandbox.auth.bootstrap import bootstrap_objects
+from ray_operator.sandbox.auth.gate import AuthGate
 from ray_operator.sandbox.builtins import catalog
 from ray_operator.sandbox.builtins.namespaces import INITIAL_NAMESPACES
 from ray_operator.sandbox.engine import Engine
@@ -119,6 +121,9 @@ class Sandbox:
             bookmark_interval=bookmark_interval,
             default_watch_timeout=default_watch_timeout,
         )
+        self.auth = AuthGate(store=self.store, now=self.clock, static_tokens=self._options.tokens, require_token=tls)
+        """Authentication and RBAC: the admin token stays all-powerful (``system:masters``)."""
+        self.engine.object_check = lambda rt, obj, ctx: self.auth.check_grant(rt, obj, ctx.user)
         self.ca_pem: str | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -138,7 +143,20 @@ class Sandbox:
         """Route ``https://<name>.<namespace>.svc:<port>`` (webhook clientConfig.service) to host:target_port."""
         self.service_endpoints[(namespace, name, port)] = (host, target_port)
 
-    def kubeconfig(self, *, namespace: str = "default") -> dict[str, Any]:
+    def service_account_token(
+        self, namespace: str, name: str, *, expiration_seconds: int = 86400, audiences: tuple[str, ...] = ()
+    ) -> str:
+        """A TokenRequest token for an existing ServiceAccount, as ``kubectl create token`` gets one."""
+        from ray_operator.sandbox.builtins.tokenrequest import token_request
+
+        spec: dict[str, Any] = {"expirationSeconds": expiration_seconds}
+        if audiences:
+            spec["audiences"] = list(audiences)
+        issued = token_request(self.auth, namespace, name, {"spec": spec}, self.clock())
+        return str(issued["status"]["token"])
+
+    def kubeconfig(self, *, namespace: str = "default", token: str | None = None) -> dict[str, Any]:
+        """A kubeconfig for the admin token, or for ``token`` (a ServiceAccount's)."""
         cluster: dict[str, Any] = {"server": self.url}
         if self.ca_pem:
             cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem.encode()).decode()
@@ -146,7 +164,7 @@ class Sandbox:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "sandbox", "cluster": cluster}],
-            "users": [{"name": "sandbox-admin", "user": {"token": self.token}}],
+            "users": [{"name": "sandbox-admin", "user": {"token": token or self.token}}],
             "contexts": [
                 {"name": "sandbox", "context": {"cluster": "sandbox", "user": "sandbox-admin", "namespace": namespace}}
             ],
@@ -154,12 +172,12 @@ class Sandbox:
             "preferences": {},
         }
 
-    def write_kubeconfig(self, path: str | Path) -> Path:
+    def write_kubeconfig(self, path: str | Path, *, token: str | None = None) -> Path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         tmp.touch(mode=0o600)
-        tmp.write_text(yaml.safe_dump(self.kubeconfig(), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(self.kubeconfig(token=token), sort_keys=False))
         tmp.replace(target)
         return target
 
@@ -193,7 +211,9 @@ class Sandbox:
         self._seed_initial()
         self._setup_admission()
         app = web.Application(client_max_size=4 * 1024 * 1024)
-        handlers = Handlers(engine=self.engine, control=self.control, options=self._options, now=self.clock)
+        handlers = Handlers(
+            engine=self.engine, control=self.control, options=self._options, now=self.clock, gate=self.auth
+        )
         app.middlewares.append(handlers.middleware)
         app.add_routes(self.control.routes())
         if self.kubelet_wanted:
@@ -238,6 +258,11 @@ class Sandbox:
         for name in INITIAL_NAMESPACES:
             if self.store.get(NAMESPACE_GR, "", name) is None:
                 self.engine.seed(ns_rt, {"metadata": {"name": name}})
+        for obj in bootstrap_objects():  # the default RBAC policy (sandbox/auth)
+            rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
+            assert rt is not None
+            if self.store.get(self.engine.gr(rt), "", obj["metadata"]["name"]) is None:
+                self.engine.seed(rt, obj)
         node_rt = self.registry.lookup("", "v1", "nodes")
         assert node_rt is not None
         if self.store.get(("", "nodes"), "", NODE_NAME) is None:
