@@ -10,6 +10,7 @@ import asyncio
 import base64
 import errno
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -28,6 +29,18 @@ from ray_operator.sandbox.testing import Kubectl
 from tests.sandbox.process_support import namespaces_or_skip, processes_in, runtime_namespaces
 
 PODS = "/api/v1/namespaces/default/pods"
+WHOAMI = """
+import json, os, ssl, urllib.request
+sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT_HTTPS"]
+request = urllib.request.Request(
+    f"https://{host}:{port}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    data=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode(),
+    headers={"Authorization": "Bearer " + open(sa + "/token").read(), "Content-Type": "application/json"},
+)
+with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=sa + "/ca.crt")) as answer:
+    print(json.load(answer)["status"]["userInfo"]["username"])
+"""
 
 
 @pytest.fixture
@@ -196,7 +209,7 @@ async def test_env_volumes_hosts_and_service_account_files(psb: Sandbox, client:
     script = (
         'echo "NAME=$NAME IP=$IP MODE=$MODE PW=$PW X=$X"; cat /etc/hosts; cat /data/mode; echo; '
         f"cat {sa}/namespace; echo; cat /pw/pw; echo; "
-        f'[ "$(cat {sa}/token)" = "{psb.token}" ] && echo TOKEN-OK; '
+        f"python3 -c {shlex.quote(WHOAMI)}; "
         f'[ "$(cat {sa}/ca.crt)" = "{(psb.ca_pem or "").strip()}" ] && echo CA-OK; '
         "echo from-init-$(cat /shared/x); echo END; sleep 60"
     )
@@ -238,7 +251,7 @@ async def test_env_volumes_hosts_and_service_account_files(psb: Sandbox, client:
     text = await logs(client, "envy", "END")
     assert f"NAME=envy IP={ip} MODE=fast PW=pw1 X=envy-x" in text
     assert f"{ip}\tenvy-svc.default.svc.cluster.local envy-svc.default.svc envy-svc.default envy-svc" in text
-    assert "fast\ndefault\npw1\nTOKEN-OK\nCA-OK\nfrom-init-hi\n" in text
+    assert "fast\ndefault\npw1\nsystem:serviceaccount:default:default\nCA-OK\nfrom-init-hi\n" in text
     inits = p["status"]["initContainerStatuses"]
     assert inits[0]["state"]["terminated"]["exitCode"] == 0
 

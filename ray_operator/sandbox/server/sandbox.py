@@ -332,7 +332,12 @@ class Sandbox:
             if not self.tls or self.ca_pem is None:
                 raise ValueError("the process runtime needs tls=True: pods reach the API server over HTTPS")
             runtime = ProcessRuntime(
-                api_port=self.port, ca_pem=self.ca_pem, token=self.token, pod_cidr=POD_CIDR, **self.runtime_options
+                api_port=self.port,
+                ca_pem=self.ca_pem,
+                token=self.token,
+                pod_cidr=POD_CIDR,
+                token_for=lambda namespace, name: self.service_account_token(namespace, name),
+                **self.runtime_options,
             )
             await runtime.start()
             self.process_runtime = runtime

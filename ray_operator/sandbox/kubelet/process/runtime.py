@@ -3,7 +3,8 @@
 Per pod: a namespace with the pod IP the kubelet allocated (reported as ``status.podIP``, which is
 also the IP Ray detects for its node), ``/etc/hosts`` with every Service name (``podenv.hosts_file``,
 rewritten in place whenever a pod or Service changes), the API server at ``127.0.0.1:443`` inside the
-pod (``forward``), the service-account files (token, the emulator's CA, the namespace), emptyDir,
+pod (``forward``), the service-account files (a TokenRequest token for the pod's ServiceAccount, so the
+emulator's RBAC applies to it; the emulator's CA; the namespace), emptyDir,
 configMap and secret volumes, a private ``/tmp`` and ``/dev/shm`` per container. Init containers run to
 completion in order, then every container starts (``enter.py`` sets up its mounts and cgroups and
 execs its command+args with the kubelet-resolved environment, ``ray`` on PATH from this Python
@@ -134,14 +135,17 @@ class ProcessRuntime:
         backoff_base_seconds: float = 10.0,
         backoff_max_seconds: float = 300.0,
         object_store_bytes: int = OBJECT_STORE_CAP,
+        token_for: Callable[[str, str], str] | None = None,
     ) -> None:
-        """``api_port``: the emulator on the host's 127.0.0.1; ``token``: what pods send as their
-        service-account token (the emulator must accept it)."""
+        """``api_port``: the emulator on the host's 127.0.0.1; ``token_for(namespace, serviceaccount)``
+        issues the token a pod's service-account files hold (the emulator's TokenRequest), ``token`` is
+        used where no issuer is given."""
         self.instance = secrets.token_hex(2)
         self.prefix = f"{netns.PREFIX}{self.instance}-"
         self._api_port = api_port
         self._ca_pem = ca_pem
         self._token = token
+        self._token_for = token_for
         self._cidr = pod_cidr
         self._gateway = ipaddress.IPv4Interface(f"{next(pod_cidr.hosts())}/{pod_cidr.prefixlen}")
         self.hub = f"{self.prefix}hub"
@@ -399,7 +403,8 @@ class ProcessRuntime:
         secret_names, map_names = podenv.referenced_names(pod)
         found_secrets = {n: o for n in secret_names if (o := await self._get(namespace, "secrets", n)) is not None}
         found_maps = {n: o for n in map_names if (o := await self._get(namespace, "configmaps", n)) is not None}
-        self._write_volumes(run, spec, found_secrets, found_maps, namespace)
+        token = await self._service_account_token(namespace, spec)
+        self._write_volumes(run, spec, found_secrets, found_maps, namespace, token)
         await self._open_forwards(run, spec)
         await self._check_ray_version(pod)
         self._notify(run)
@@ -412,6 +417,7 @@ class ProcessRuntime:
         found_secrets: Mapping[str, Any],
         found_maps: Mapping[str, Any],
         namespace: str,
+        token: str,
     ) -> None:
         volumes = run.directory / "volumes"
         for volume in spec.get("volumes") or []:
@@ -450,9 +456,24 @@ class ProcessRuntime:
         if spec.get("automountServiceAccountToken") is not False:
             sa = run.directory / "serviceaccount"
             sa.mkdir(parents=True, exist_ok=True)
-            (sa / "token").write_text(self._token)  # no trailing newline: the autoscaler sends it unstripped
+            (sa / "token").write_text(token)  # no trailing newline: the autoscaler sends it unstripped
             (sa / "ca.crt").write_text(self._ca_pem)
             (sa / "namespace").write_text(namespace)
+
+    async def _service_account_token(self, namespace: str, spec: Mapping[str, Any]) -> str:
+        """A token for the pod's ServiceAccount; retried a while, since the account may be created just after
+        the pod (the kubelet retries too), then the pod fails to start with the reason."""
+        if self._token_for is None or spec.get("automountServiceAccountToken") is False:
+            return self._token
+        account = str(spec.get("serviceAccountName") or "default")
+        last = ""
+        for _ in range(40):
+            try:
+                return self._token_for(namespace, account)
+            except Exception as exc:  # the emulator's NotFound, as the TokenRequest answers it
+                last = str(exc)
+            await asyncio.sleep(0.25)
+        raise RuntimeError(f'no token for serviceaccount "{namespace}/{account}": {last}')
 
     def _mounts(self, run: PodRun, container: ContainerRun, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         private = run.directory / "containers" / container.view.name
