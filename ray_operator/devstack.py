@@ -42,6 +42,7 @@ from ray_operator.kube.client import kube_api_client
 from ray_operator.logging import configure_logging
 from ray_operator.metrics import new_registry
 from ray_operator.runtime import EXIT_CRASHED, EXIT_OK, EXIT_USAGE, RuntimeState, run
+from ray_operator.sandbox.kubelet.process.netns import NamespacesUnavailable
 from ray_operator.sandbox_rbac import operator_kubeconfig
 from ray_operator.settings import Mode, Settings
 from webhook.app import MUTATE_PATH, VALIDATE_PATH
@@ -196,7 +197,9 @@ def operator_settings(*, kubeconfig: Path, mode: Mode = "all") -> Settings:
     )
 
 
-def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool, settings: Settings) -> str:
+def usage_text(
+    *, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool, settings: Settings, runtime: str = "fake"
+) -> str:
     lines = [
         f"ray-operator sandbox is ready: API server {url}, operator in {settings.mode} mode.",
         f"  kubeconfig:  {kubeconfig}",
@@ -211,7 +214,10 @@ def usage_text(*, kubeconfig: Path, url: str, state: RuntimeState, kubelet: bool
     lines += [
         f"  probes:      http://127.0.0.1:{state.probe_port}/readyz   metrics: "
         f"http://127.0.0.1:{state.metrics_port}/metrics",
-        f"  fake kubelet: {'on: pods become Running and Ready' if kubelet else 'off: pods stay Pending'}",
+        f"  fake kubelet: {'on: pods become Running and Ready' if kubelet else 'off: pods stay Pending'}"
+        if runtime == "fake" or not kubelet
+        else "  kubelet:     process runtime: every pod runs as local processes in its own network namespace; "
+        "each pod's container ports are forwarded to 127.0.0.1 as it starts (printed below)",
     ]
     if settings.mode == "webhook":
         lines.append("  RayClusters are validated and defaulted; no controller runs in webhook mode: no pods are made.")
@@ -231,6 +237,7 @@ async def run_devstack(
     manifests: Sequence[dict[str, Any]] = (),
     replicas: int = 1,
     rbac: list[dict[str, Any]] | None = None,
+    runtime: str = "fake",
 ) -> int:
     """Serve the sandbox with the operator until ``stop`` (or SIGINT/SIGTERM); returns the exit code.
 
@@ -303,7 +310,9 @@ async def run_devstack(
 
     try:
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
-            async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
+            async with Sandbox(tls=True, port=port, kubelet=kubelet, runtime=runtime) as sb:
+                if sb.process_runtime is not None:
+                    sb.process_runtime.on_forward = print_forward
                 admin = operator_settings(kubeconfig=sb.write_kubeconfig(Path(tmp) / "admin.kubeconfig"), mode=mode)
                 webhooks = mode != "controller"
                 async with kube_api_client(admin) as api_client:
@@ -320,7 +329,9 @@ async def run_devstack(
                     return await stop_operator()
                 if not webhooks:
                     written = sb.write_kubeconfig(kubeconfig)
-                    usage = usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings)
+                    usage = usage_text(
+                        kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
+                    )
                     print(usage, flush=True)
                     return await serve_ready(admin)
                 if not await until_stopped(asyncio.ensure_future(st.webhook_serving.wait())):
@@ -352,7 +363,9 @@ async def run_devstack(
                         return operator.result() or EXIT_CRASHED
                     return await stop_operator()
                 written = sb.write_kubeconfig(kubeconfig)
-                usage = usage_text(kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings)
+                usage = usage_text(
+                    kubeconfig=written, url=sb.url, state=st, kubelet=kubelet, settings=settings, runtime=runtime
+                )
                 print(usage, flush=True)
                 return await serve_ready(admin)
     finally:
@@ -394,6 +407,12 @@ async def controller_synced(state: RuntimeState) -> None:
     await state.controller.synced.wait()
 
 
+def print_forward(pod: str, port: str, address: str) -> None:
+    """The process runtime opened a host port for a pod's container port: tell the user where."""
+    scheme = "http://" if port in ("8265", "8080") else ""
+    print(f"  forwarded:   pod {pod} port {port} -> {scheme}{address}", flush=True)
+
+
 def run_devstack_command(args: argparse.Namespace) -> int:
     """``ray-operator sandbox [--mode M] [--replicas N] [--apply FILE...] --kubeconfig FILE`` (not ``--api-only``)."""
     from ray_operator.applying import ManifestError, load_manifests
@@ -401,6 +420,9 @@ def run_devstack_command(args: argparse.Namespace) -> int:
     if int(args.replicas) > 1 and args.mode == "webhook":
         print("error: --replicas needs a controller (--mode all or controller): webhook replicas elect nobody",
               file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    if int(args.replicas) > 1 and getattr(args, "runtime", "fake") != "fake":
+        print("error: --replicas runs with the fake kubelet only: drop --runtime process", file=sys.stderr)
         return EXIT_USAGE
     try:
         manifests = load_manifests([Path(p) for p in args.apply or ()])
@@ -429,8 +451,12 @@ def run_devstack_command(args: argparse.Namespace) -> int:
                 mode=mode,
                 manifests=manifests,
                 replicas=int(args.replicas),
+                runtime=str(getattr(args, "runtime", "fake")),
             )
         )
+    except NamespacesUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CRASHED
     except OSError as exc:
         print(f"error: cannot start the sandbox on port {args.port}: {exc}", file=sys.stderr)
         return EXIT_CRASHED

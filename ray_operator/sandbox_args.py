@@ -38,3 +38,10 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run N operator processes (one leads via the Lease); watch failover with kubectl get lease -w (default 1)",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["fake", "process"],
+        default="fake",
+        help="what runs the pods: fake (default: pods only report Running) or process (real local processes, one "
+        "network namespace per pod, so Ray really runs; needs root on Linux)",
+    )

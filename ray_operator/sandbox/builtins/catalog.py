@@ -74,7 +74,7 @@ def builtin_resource_types() -> list[ResourceType]:
             subresources=STATUS,
             dns_label_name="1123",
         ),
-        _rt("", "v1", "pods", "Pod", short=("po",), categories=("all",), subresources=(*STATUS, "binding")),
+        _rt("", "v1", "pods", "Pod", short=("po",), categories=("all",), subresources=(*STATUS, "binding", "resize")),
         _rt(
             "",
             "v1",

@@ -174,7 +174,7 @@ class PodStrategy(BuiltinStrategy):
     def validate_update(
         self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any], *, subresource: str
     ) -> list[errors.Cause]:
-        return pod_update_causes(obj, old) if subresource != "status" else []
+        return pod_update_causes(obj, old) if subresource not in ("status", "resize") else []
 
     def grace_period(
         self, host: StrategyHost, rt: ResourceType, obj: dict[str, Any], options: Mapping[str, Any]

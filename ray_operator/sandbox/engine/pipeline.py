@@ -405,6 +405,8 @@ class Engine:
         rv = meta.get("resourceVersion")
         if rv and str(rv) != str(old_meta.get("resourceVersion")):
             raise errors.conflict(rt.resource, rt.group, name, errors.STALE_OBJECT_DETAIL)
+        if sub == "resize":
+            new = resized_pod(old, new)
         if sub == "status":
             status = new.get("status")
             new = clone(old)
@@ -577,3 +579,18 @@ class Engine:
         stored = self.store.commit(self.gr(rt), obj)
         self.on_change()
         return stored
+
+
+def resized_pod(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``pods/resize``: only the containers' ``resources`` (matched by name) of ``new`` are taken; the
+    rest of the write is ignored, as for the API server's resize subresource."""
+    result = clone(old)
+    wanted = {
+        c.get("name"): c.get("resources")
+        for c in ((new.get("spec") or {}).get("containers") or [])
+        if isinstance(c, dict) and "resources" in c
+    }
+    for container in (result.get("spec") or {}).get("containers") or []:
+        if isinstance(container, dict) and container.get("name") in wanted:
+            container["resources"] = clone(wanted[container.get("name")])
+    return result

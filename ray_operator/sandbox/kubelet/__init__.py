@@ -4,8 +4,8 @@ The kubelet is split at its runtime seam: ``agent`` is the API-client loop every
 and watch pods, bind them, allocate IPs, write ``pods/status``, delete after the grace period);
 ``runtime`` is the ``PodRuntime`` protocol it drives; ``fake`` is the runtime that reports pods
 Running/Ready without running anything, with ``FakeKubelet`` (the loop plus the fake runtime and its
-control API) as what ``Sandbox(kubelet=True)`` starts. A ``process`` runtime that runs containers as
-local processes is meant to sit beside ``fake``.
+control API) as what ``Sandbox(kubelet=True)`` starts; ``process`` (``Sandbox(runtime="process")``) runs
+each pod as real local processes in its own network and mount namespaces, so real Ray runs.
 Decided against: one kubelet class per runtime (binding, retries and status writes would be copied).
 """
 

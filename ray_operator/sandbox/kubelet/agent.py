@@ -40,7 +40,7 @@ from ray_operator.sandbox.kubelet.runtime import PodRuntime
 
 log = structlog.get_logger(__name__)
 
-POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
+POD_CIDR = ipaddress.IPv4Network("10.244.0.0/16")
 WATCH_TIMEOUT_SECONDS = 60
 RETRY_DELAY_SECONDS = 0.5
 MAX_RETRY_DELAY_SECONDS = 5.0
@@ -136,6 +136,9 @@ class Kubelet:
             asyncio.create_task(self._watch_loop(), name="sandbox-kubelet-watch"),
             asyncio.create_task(self._worker(), name="sandbox-kubelet-worker"),
         ]
+        attach = getattr(self.runtime, "attach", None)
+        if attach is not None:  # a runtime that reads the API (Services, Secrets) or resyncs pods itself
+            attach(self)
 
     async def stop(self) -> None:
         for handle in self._delayed.values():
@@ -149,6 +152,9 @@ class Kubelet:
                 await task
         self._tasks = []
         self._deleting.clear()
+        close = getattr(self.runtime, "close", None)
+        if close is not None:  # a runtime with processes stops them before the session goes
+            await close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -198,6 +204,29 @@ class Kubelet:
         return web.json_response(self.state())
 
     # ---- API access ----------------------------------------------------------------------
+
+    async def api_request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
+        """One API call with the kubelet's credentials (for runtimes): (HTTP status, decoded JSON or None)."""
+        if method == "GET":
+            async with self._client().get(
+                f"{self.base_url}{path}", ssl=self._ssl_arg(), timeout=aiohttp.ClientTimeout(total=30)
+            ) as resp:
+                try:
+                    return resp.status, await resp.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    return resp.status, None
+        return await self._send(method, f"{self.base_url}{path}", body, content_type)
+
+    def resync(self, key: tuple[str, str]) -> None:
+        """Compute ``key``'s status again soon (a runtime saw its processes change)."""
+        if key in self._pods:
+            self._enqueue(key)
+
+    def known_pods(self) -> list[dict[str, Any]]:
+        """Every pod the kubelet has seen, as last listed or watched."""
+        return list(self._pods.values())
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

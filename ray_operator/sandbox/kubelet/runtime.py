@@ -6,7 +6,10 @@ their grace period. What a pod's status *is* depends on the runtime behind it: t
 computes it (containers "run" the moment they are scheduled); a ``process`` runtime runs each pod's
 containers as local processes and reports what they do. A runtime answers three questions: the
 status to report now (and when to look again), how to stop a pod being deleted, and what to forget
-when a pod is gone; it may add a few fields to the kubelet's control-API state.
+when a pod is gone; it may add a few fields to the kubelet's control-API state. Two optional hooks,
+looked up by name: ``attach(kubelet)`` when the loop starts (the kubelet's ``api_request``, ``resync`` and
+``known_pods`` - how the process runtime reads Services and Secrets and reports a process exit at once)
+and ``close()`` when it stops (stop every process).
 Decided against: a runtime that talks to the API itself (one loop keeps binding, status writes and
 retries identical whatever runs the pods) and a sync-only seam (a process runtime has to await its
 processes).

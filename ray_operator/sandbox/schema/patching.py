@@ -2,7 +2,9 @@
 
 Merge patch is written here (twenty lines, and ``null`` must delete exactly as the API server does)
 rather than taken from a package; JSON patch uses ``jsonpatch`` with its failures mapped to the 422 the
-API server answers. Strategic merge patch belongs to ``schema/smp.py``.
+API server answers, applied one operation at a time so that a ``replace`` of a missing object member
+can act as ``add`` (the API server's library does that; clients such as the Ray autoscaler rely on
+it). Strategic merge patch belongs to ``schema/smp.py``.
 
 Server-side apply is deliberately basic: the fields a manager applied are recorded as a FieldsV1-like set
 in ``metadata.managedFields`` (lists count as one leaf, which is coarser than the real structured-merge
@@ -52,7 +54,9 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
                 f"the server rejected our request due to an error in our request: operation {index}"
             )
     try:
-        result = jsonpatch.apply_patch(document, operations, in_place=False)
+        result: Any = copy.deepcopy(document)
+        for op in operations:
+            result = jsonpatch.apply_patch(result, [_replace_missing_as_add(result, op)], in_place=True)
     except jsonpatch.JsonPatchTestFailed as exc:
         raise errors.ApiError(code=422, reason="Invalid", message=f"the server rejected our request: {exc}") from exc
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
@@ -62,6 +66,27 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise errors.ApiError(code=422, reason="Invalid", message="a JSON patch must leave an object")
     return result
+
+
+def _replace_missing_as_add(document: Any, op: dict[str, Any]) -> dict[str, Any]:
+    """A ``replace`` of an object member that does not exist acts as ``add``, as the API server's JSON-patch
+    library does (strict RFC 6902 refuses it): the Ray autoscaler replaces ``scaleStrategy`` that may be
+    absent. A missing parent, or a missing list index, still fails."""
+    if op.get("op") != "replace" or not isinstance(op.get("path"), str):
+        return op
+    try:
+        pointer = jsonpointer.JsonPointer(op["path"])
+    except jsonpointer.JsonPointerException:
+        return op
+    if not pointer.parts:
+        return op
+    try:
+        parent = jsonpointer.JsonPointer.from_parts(pointer.parts[:-1]).resolve(document)
+    except jsonpointer.JsonPointerException:
+        return op
+    if isinstance(parent, dict) and pointer.parts[-1] not in parent:
+        return {**op, "op": "add"}
+    return op
 
 
 def decode_json(body: bytes) -> Any:

@@ -36,9 +36,10 @@ from ray_operator.sandbox.builtins.namespaces import INITIAL_NAMESPACES
 from ray_operator.sandbox.engine import Engine
 from ray_operator.sandbox.engine.context import DEFAULT_USER, NAMESPACE_GR
 from ray_operator.sandbox.engine.gc import GarbageCollector
-from ray_operator.sandbox.kubelet import FakeKubelet
+from ray_operator.sandbox.kubelet import FakeKubelet, Kubelet
+from ray_operator.sandbox.kubelet.agent import POD_CIDR
 from ray_operator.sandbox.resources import Registry
-from ray_operator.sandbox.server import http, tls
+from ray_operator.sandbox.server import http, podlogs, tls
 from ray_operator.sandbox.server.control import LOG_SIZE, PREFIX, Control
 from ray_operator.sandbox.server.handlers import Handlers, ServerOptions
 from ray_operator.sandbox.storage.store import Store
@@ -74,13 +75,23 @@ class Sandbox:
         clock: Callable[[], datetime] | None = None,
         kubelet_options: dict[str, Any] | None = None,
         log_size: int = LOG_SIZE,
+        runtime: str = "fake",
+        runtime_options: dict[str, Any] | None = None,
     ) -> None:
-        """``kubelet_options`` go to the FakeKubelet (e.g. ``{"max_grace_seconds": 0}`` for fast pod deletion)."""
+        """``kubelet_options`` go to the kubelet (e.g. ``{"max_grace_seconds": 0}`` for fast pod deletion);
+        ``runtime`` is its pod runtime: ``fake`` (nothing runs) or ``process`` (pods run as local processes,
+        ``runtime_options`` go to ``ProcessRuntime``; needs root on Linux and ``tls``)."""
+        if runtime not in ("fake", "process"):
+            raise ValueError(f"runtime must be fake or process, not {runtime!r}")
         self.tls = tls
         self.host = host
         self._requested_port = port
         self.kubelet_wanted = kubelet
         self.kubelet_options = dict(kubelet_options or {})
+        self.runtime_name = runtime
+        self.runtime_options = dict(runtime_options or {})
+        self.process_runtime: Any = None
+        """The ``ProcessRuntime`` when ``runtime="process"`` (its forwards, log files, namespaces)."""
         self.token = token or secrets.token_urlsafe(24)
         base_clock = clock or (lambda: datetime.now(UTC))
         self._clock_offset = timedelta()
@@ -93,7 +104,7 @@ class Sandbox:
         )
         self.gc = GarbageCollector(engine=self.engine)
         self.engine.on_change = self.gc.kick
-        self.kubelet: FakeKubelet | None = None
+        self.kubelet: Kubelet | None = None
         self.control = Control(
             reset=self._reset,
             seed=self._seed,
@@ -173,7 +184,11 @@ class Sandbox:
     # ---------------------------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Sandbox:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()  # a half-started process runtime has namespaces to remove
+            raise
         return self
 
     async def __aexit__(
@@ -202,7 +217,8 @@ class Sandbox:
         app.middlewares.append(handlers.middleware)
         app.add_routes(self.control.routes())
         if self.kubelet_wanted:
-            self._setup_kubelet(app)
+            await self._setup_kubelet(app)
+        app.add_routes(podlogs.routes(self._pod_for_logs, lambda: self.process_runtime))
         app.add_routes(handlers.routes())
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0, **http.PARSER_LIMITS
@@ -218,6 +234,8 @@ class Sandbox:
         if self.kubelet is not None:
             with contextlib.suppress(Exception):
                 await self.kubelet.stop()
+        if self.process_runtime is not None and self.process_runtime.started:
+            await self.process_runtime.close()  # the kubelet never started, or its stop failed
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -304,14 +322,43 @@ class Sandbox:
         """The versions ``group``/``resource`` is served in (matchPolicy Equivalent matches across them)."""
         return [rt.version for rt in self.registry.all() if rt.group == group and rt.resource == resource]
 
-    def _setup_kubelet(self, app: web.Application) -> None:
-        self.kubelet = FakeKubelet(
-            base_url=self.url,
-            token=self.token if self.tls else None,
-            ssl_context=self.client_ssl_context(),
-            node_name=NODE_NAME,
-            **self.kubelet_options,
-        )
+    def _pod_for_logs(self, namespace: str, name: str) -> dict[str, Any]:
+        rt = self.registry.by_kind("v1", "Pod")
+        assert rt is not None
+        return self.engine.get_stored(rt, namespace, name)
+
+    async def _setup_kubelet(self, app: web.Application) -> None:
+        if self.runtime_name == "process":
+            from ray_operator.sandbox.kubelet.process import ProcessRuntime
+
+            if not self.tls or self.ca_pem is None:
+                raise ValueError("the process runtime needs tls=True: pods reach the API server over HTTPS")
+            runtime = ProcessRuntime(
+                api_port=self.port,
+                ca_pem=self.ca_pem,
+                token=self.token,
+                pod_cidr=POD_CIDR,
+                token_for=lambda namespace, name: self.service_account_token(namespace, name),
+                **self.runtime_options,
+            )
+            await runtime.start()
+            self.process_runtime = runtime
+            self.kubelet = Kubelet(
+                base_url=self.url,
+                token=self.token,
+                ssl_context=self.client_ssl_context(),
+                runtime=runtime,
+                node_name=NODE_NAME,
+                **self.kubelet_options,
+            )
+        else:
+            self.kubelet = FakeKubelet(
+                base_url=self.url,
+                token=self.token if self.tls else None,
+                ssl_context=self.client_ssl_context(),
+                node_name=NODE_NAME,
+                **self.kubelet_options,
+            )
         self.engine.graceful_pods = True
         self.control.kubelet = self.kubelet
         sub = web.Application()
