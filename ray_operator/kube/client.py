@@ -61,6 +61,9 @@ class ClientSettings(Protocol):
     @property
     def kube_request_timeout_seconds(self) -> float: ...
 
+    @property
+    def kube_max_connections(self) -> int: ...
+
 
 def _with_default_timeout(api_client: Any, *, total: float) -> None:
     """Give every request of ``api_client`` a timeout unless the caller set one."""
@@ -80,6 +83,7 @@ async def kube_api_client(settings: ClientSettings, *, user_agent: str = USER_AG
     from kubernetes_asyncio import client, config
 
     configuration = client.Configuration()
+    configuration.connection_pool_maxsize = settings.kube_max_connections
     try:
         if settings.kubeconfig:
             if not os.path.isfile(settings.kubeconfig):  # noqa: ASYNC240  # one stat, once, at start-up
