@@ -11,7 +11,7 @@ expiries. The operator itself needs ``create`` on ``tokenreviews`` and ``subject
 (``config/rbac/metrics_auth_role.yaml``). The serving certificate is self-signed and made at start, as
 controller-runtime does without a certificate directory; scrapers skip its verification.
 
-``--no-metrics-secure`` (``RAY_OPERATOR_METRICS_SECURE=false``) serves plain HTTP with no checks.
+``--metrics-secure=false`` (``RAY_OPERATOR_METRICS_SECURE=false``) serves plain HTTP with no checks.
 Decided against: trusting any valid token (any pod's token would read the metrics) and a
 per-request API round trip (a burst of scrapes would become a burst of reviews).
 """
