@@ -5,7 +5,7 @@ also the IP Ray detects for its node), ``/etc/hosts`` with every Service name (`
 rewritten in place whenever a pod or Service changes), the API server at ``127.0.0.1:443`` inside the
 pod (``forward``), the service-account files (a TokenRequest token for the pod's ServiceAccount, so the
 emulator's RBAC applies to it; the emulator's CA; the namespace), emptyDir,
-configMap and secret volumes, a private ``/tmp`` and ``/dev/shm`` per container. Init containers run to
+configMap and secret volumes (``volumes``), a private ``/tmp`` and ``/dev/shm`` per container. Init containers run to
 completion in order, then every container starts (``enter.py`` sets up its mounts and cgroups and
 execs its command+args with the kubelet-resolved environment, ``ray`` on PATH from this Python
 environment). Probes run on their schedule (``probes``); exits are restarted by ``restartPolicy`` with
@@ -22,12 +22,15 @@ port that differs from its targetPort is not translated); ``startupProbe`` gates
 ``grpc`` probes always fail; sidecar init containers (``restartPolicy: Always``) are run as ordinary
 init containers; projected volumes other than the service account and PVCs are refused
 (``CreateContainerConfigError``).
+
+One file of about 800 lines on purpose: ``ProcessRuntime`` is one pod lifecycle (setup, run, supervise,
+probe, restart, tear down) over the shared state of each ``PodRun``; everything that stands alone is in
+the sibling modules (``netns``, ``volumes``, ``podenv``, ``probes``, ``status``, ``forward``, ``cgroups``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import ipaddress
 import json
@@ -46,14 +49,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from ray_operator.sandbox.kubelet.process import cgroups, forward, netns, podenv, probes
+from ray_operator.sandbox.kubelet.process import cgroups, forward, netns, podenv, probes, volumes
 from ray_operator.sandbox.kubelet.process.status import ContainerView, pod_status
 from ray_operator.sandbox.kubelet.runtime import PodKey, PodReport
 
 log = structlog.get_logger(__name__)
 
 ENTER = Path(__file__).with_name("enter.py")
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 API_PORT_IN_POD = 443
 DEFAULT_ROOT = Path("/var/lib/ray-operator-sandbox")
 SHM_ROOT = Path("/dev/shm")
@@ -404,61 +406,18 @@ class ProcessRuntime:
         found_secrets = {n: o for n in secret_names if (o := await self._get(namespace, "secrets", n)) is not None}
         found_maps = {n: o for n in map_names if (o := await self._get(namespace, "configmaps", n)) is not None}
         token = await self._service_account_token(namespace, spec)
-        self._write_volumes(run, spec, found_secrets, found_maps, namespace, token)
+        volumes.write_volumes(
+            directory=run.directory,
+            shm=run.shm,
+            spec=spec,
+            found_secrets=found_secrets,
+            found_maps=found_maps,
+            service_account={"token": token, "ca.crt": self._ca_pem, "namespace": namespace},
+        )
         await self._open_forwards(run, spec)
         await self._check_ray_version(pod)
         self._notify(run)
         return found_secrets, found_maps
-
-    def _write_volumes(
-        self,
-        run: PodRun,
-        spec: Mapping[str, Any],
-        found_secrets: Mapping[str, Any],
-        found_maps: Mapping[str, Any],
-        namespace: str,
-        token: str,
-    ) -> None:
-        volumes = run.directory / "volumes"
-        for volume in spec.get("volumes") or []:
-            volume = _d(volume)
-            name = str(volume.get("name") or "")
-            if "emptyDir" in volume:
-                medium = _d(volume.get("emptyDir")).get("medium")
-                (run.shm / "volumes" / name if medium == "Memory" else volumes / name).mkdir(
-                    parents=True, exist_ok=True
-                )
-            elif "configMap" in volume or "secret" in volume:
-                is_secret = "secret" in volume
-                source = _d(volume.get("secret" if is_secret else "configMap"))
-                obj = (found_secrets if is_secret else found_maps).get(
-                    str(source.get("secretName" if is_secret else "name") or "")
-                )
-                if obj is None and source.get("optional") is not True:
-                    raise RuntimeError(f'volume "{name}": its {"secret" if is_secret else "configmap"} was not found')
-                target = volumes / name
-                target.mkdir(parents=True, exist_ok=True)
-                data = _d(_d(obj).get("data"))
-                items = source.get("items") or [{"key": k, "path": k} for k in data]
-                for item in items:
-                    item = _d(item)
-                    value = data.get(str(item.get("key")))
-                    if value is None:
-                        continue
-                    path = target / str(item.get("path") or item.get("key"))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(base64.b64decode(str(value)) if is_secret else str(value).encode())
-            else:
-                kinds = sorted(k for k in volume if k != "name")
-                raise RuntimeError(
-                    f'volume "{name}": {", ".join(kinds)} volumes are not supported by the process runtime'
-                )
-        if spec.get("automountServiceAccountToken") is not False:
-            sa = run.directory / "serviceaccount"
-            sa.mkdir(parents=True, exist_ok=True)
-            (sa / "token").write_text(token)  # no trailing newline: the autoscaler sends it unstripped
-            (sa / "ca.crt").write_text(self._ca_pem)
-            (sa / "namespace").write_text(namespace)
 
     async def _service_account_token(self, namespace: str, spec: Mapping[str, Any]) -> str:
         """A token for the pod's ServiceAccount; retried a while, since the account may be created just after
@@ -474,44 +433,6 @@ class ProcessRuntime:
                 last = str(exc)
             await asyncio.sleep(0.25)
         raise RuntimeError(f'no token for serviceaccount "{namespace}/{account}": {last}')
-
-    def _mounts(self, run: PodRun, container: ContainerRun, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-        private = run.directory / "containers" / container.view.name
-        tmp = private / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        tmp.chmod(0o1777)
-        mounts: list[dict[str, Any]] = [{"type": "bind", "source": str(tmp), "target": "/tmp"}]
-        volume_sources: dict[str, Path] = {}
-        for volume in spec.get("volumes") or []:
-            volume = _d(volume)
-            name = str(volume.get("name") or "")
-            memory = _d(volume.get("emptyDir")).get("medium") == "Memory"
-            volume_sources[name] = run.shm / "volumes" / name if memory else run.directory / "volumes" / name
-        vm = [m for m in container.spec.get("volumeMounts") or [] if isinstance(m, dict)]
-        if not any(m.get("mountPath") == "/dev/shm" for m in vm):
-            shm = run.shm / "containers" / container.view.name
-            shm.mkdir(parents=True, exist_ok=True)
-            mounts.append({"type": "bind", "source": str(shm), "target": "/dev/shm"})
-        for m in sorted(vm, key=lambda m: str(m.get("mountPath")).count("/")):
-            source = volume_sources.get(str(m.get("name")))
-            if source is None or not m.get("mountPath"):
-                continue
-            if m.get("subPath"):
-                source = source / str(m["subPath"])
-                source.mkdir(parents=True, exist_ok=True)
-            mounts.append(
-                {
-                    "type": "bind",
-                    "source": str(source),
-                    "target": str(m["mountPath"]),
-                    "readonly": bool(m.get("readOnly")),
-                }
-            )
-        if (run.directory / "serviceaccount").is_dir() and not any(m.get("mountPath") == SA_DIR for m in vm):
-            mounts.append(
-                {"type": "bind", "source": str(run.directory / "serviceaccount"), "target": SA_DIR, "readonly": True}
-            )
-        return mounts
 
     # ---- containers --------------------------------------------------------------------------
 
@@ -576,7 +497,9 @@ class ProcessRuntime:
         )
         c.cgroups = made
         spec_file = run.directory / "containers" / c.view.name / "enter.json"
-        mounts = self._mounts(run, c, _d(pod.get("spec")))
+        mounts = volumes.container_mounts(
+            directory=run.directory, shm=run.shm, name=c.view.name, container=c.spec, spec=_d(pod.get("spec"))
+        )
         spec_file.write_text(
             json.dumps({"argv": argv, "env": env, "mounts": mounts, "workdir": c.spec.get("workingDir")})
         )
