@@ -4,8 +4,8 @@ Per pod: a namespace with the pod IP the kubelet allocated (reported as ``status
 also the IP Ray detects for its node), ``/etc/hosts`` with every Service name (``podenv.hosts_file``,
 rewritten in place whenever a pod or Service changes), the API server at ``127.0.0.1:443`` inside the
 pod (``forward``), the service-account files (a TokenRequest token for the pod's ServiceAccount, so the
-emulator's RBAC applies to it; the emulator's CA; the namespace), emptyDir,
-configMap and secret volumes (``volumes``), a private ``/tmp`` and ``/dev/shm`` per container. Init containers run to
+emulator's RBAC applies to it; the emulator's CA; the namespace), emptyDir, configMap and secret
+volumes (``volumes``), a private ``/tmp/ray`` and ``/dev/shm`` per container. Init containers run to
 completion in order, then every container starts (``enter.py`` sets up its mounts and cgroups and
 execs its command+args with the kubelet-resolved environment, ``ray`` on PATH from this Python
 environment). Probes run on their schedule (``probes``); exits are restarted by ``restartPolicy`` with

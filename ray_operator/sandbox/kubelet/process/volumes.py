@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+RAY_TMP = "/tmp/ray"
 
 
 def _d(value: Any) -> dict[str, Any]:
@@ -75,13 +76,18 @@ def write_volumes(
 def container_mounts(
     *, directory: Path, shm: Path, name: str, container: Mapping[str, Any], spec: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """The bind mounts of container ``name`` (its spec ``container``): a private ``/tmp`` and
-    ``/dev/shm``, its volumeMounts (parents first, subPaths made), the service-account files."""
+    """The bind mounts of container ``name`` (its spec ``container``): a private ``/tmp/ray`` and
+    ``/dev/shm``, its volumeMounts (parents first, subPaths made), the service-account files.
+
+    Only ``/tmp/ray`` (Ray's session directory and sockets) is private, not all of ``/tmp``: hiding
+    the host's ``/tmp`` hid this Python environment too whenever the checkout lives there (a CI
+    checkout under ``/tmp`` could start no container).
+    """
     private = directory / "containers" / name
-    tmp = private / "tmp"
+    tmp = private / "tmp-ray"
     tmp.mkdir(parents=True, exist_ok=True)
     tmp.chmod(0o1777)
-    mounts: list[dict[str, Any]] = [{"type": "bind", "source": str(tmp), "target": "/tmp"}]
+    mounts: list[dict[str, Any]] = [{"type": "bind", "source": str(tmp), "target": RAY_TMP}]
     volume_sources: dict[str, Path] = {}
     for volume in spec.get("volumes") or []:
         volume = _d(volume)
