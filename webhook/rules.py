@@ -40,7 +40,8 @@ Validator = Callable[[Mapping[str, Any], Mapping[str, Any] | None], ValidationRe
 """``validate(new, old)``: the whole RayCluster object; ``old`` only on UPDATE."""
 
 Defaulter = Callable[[Mapping[str, Any]], dict[str, Any]]
-"""``apply_defaults(obj)``: pure and idempotent, returns the defaulted whole object."""
+"""``apply_defaults(obj)``: pure and idempotent, returns the defaulted whole object. It may share the
+sub-objects it leaves unchanged with ``obj`` (or return ``obj`` itself): the handler only reads it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,11 +52,11 @@ class Rules:
 
 def raycluster_rules() -> Rules:
     """The project's real validation and defaulting (``ray_operator.api``)."""
-    from ray_operator.api.defaulting import apply_defaults
+    from ray_operator.api.defaulting import apply_defaults_shared
     from ray_operator.api.validation import validate
 
     def _validate(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> ValidationResultLike:
         result: ValidationResultLike = validate(new, old)
         return result
 
-    return Rules(validate=_validate, apply_defaults=apply_defaults)
+    return Rules(validate=_validate, apply_defaults=apply_defaults_shared)

@@ -35,9 +35,12 @@ The defaults, and why each one is safe:
   only backend an unset value can mean, and writing it shows which one runs. Validation treats an
   unset backend as redis when checking immutability, so this is not a change of backend.
 
-The copy is a plain walk of the JSON tree (new dicts and lists, scalars shared), not
+The defaults are computed with structural sharing (``apply_defaults_shared``: only the dicts on the
+way to a default are new, the rest is the input's), which is all the mutating webhook needs: it diffs
+the result against the request, and a shared sub-object is skipped by identity. ``apply_defaults``
+then copies that result as a plain walk of the JSON tree (new dicts and lists, scalars shared), not
 ``copy.deepcopy``: an admission object is parsed JSON, so the memo table and per-type dispatch of
-``deepcopy`` buy nothing and cost about three quarters of the function's time on every request.
+``deepcopy`` buy nothing and cost about three quarters of the function's time.
 Values that are not dicts or lists (strings, numbers, booleans, None) are immutable and are shared.
 The input must be a tree, as parsed JSON always is: a structure that contains itself (possible only
 from Python code or YAML anchors) is not supported.
@@ -50,13 +53,13 @@ env and volumes to the pods, not to the stored template), and ``status``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray_operator.api import constants as c
 from ray_operator.api import rollingupdate as ru
 
-__all__ = ["apply_defaults"]
+__all__ = ["apply_defaults", "apply_defaults_shared"]
 
 
 def _copy_json(value: Any) -> Any:
@@ -101,46 +104,78 @@ def _copy_json(value: Any) -> Any:
     return root
 
 
-def _set_if_missing(target: dict[str, Any], key: str, value: Any) -> None:
-    if target.get(key) is None:
-        target[key] = value
+_Defaults = tuple[tuple[str, Callable[[], Any]], ...]
+"""(key, factory) pairs: a factory, so every result gets its own new ``{}``."""
+
+_HEAD_DEFAULTS: _Defaults = (("rayStartParams", dict),)
+_GROUP_DEFAULTS: _Defaults = (
+    ("rayStartParams", dict),
+    ("replicas", lambda: 0),
+    ("minReplicas", lambda: 0),
+    ("maxReplicas", lambda: c.DEFAULT_MAX_REPLICAS),
+    ("numOfHosts", lambda: c.DEFAULT_NUM_OF_HOSTS),
+    ("priority", lambda: 0),
+    ("scaleStrategy", dict),
+)
+_GCS_FT_DEFAULTS: _Defaults = (("backend", lambda: "redis"),)
+_ROLLING_DEFAULTS: _Defaults = (
+    ("maxSurge", lambda: ru.DEFAULT_MAX_SURGE),
+    ("maxUnavailable", lambda: ru.DEFAULT_MAX_UNAVAILABLE),
+    ("progressDeadlineSeconds", lambda: ru.DEFAULT_PROGRESS_DEADLINE_SECONDS),
+)
 
 
-def _default_worker_group(group: dict[str, Any]) -> None:
-    _set_if_missing(group, "rayStartParams", {})
-    _set_if_missing(group, "replicas", 0)
-    _set_if_missing(group, "minReplicas", 0)
-    _set_if_missing(group, "maxReplicas", c.DEFAULT_MAX_REPLICAS)
-    _set_if_missing(group, "numOfHosts", c.DEFAULT_NUM_OF_HOSTS)
-    _set_if_missing(group, "priority", 0)
-    _set_if_missing(group, "scaleStrategy", {})
+def _with(target: dict[str, Any], defaults: _Defaults) -> dict[str, Any]:
+    """``target`` itself when no key is missing (absent or null), else a shallow copy with the defaults.
+
+    A null key is replaced where it stands and an absent one appended, as assigning into a copy would.
+    """
+    missing = {key: make() for key, make in defaults if target.get(key) is None}
+    return target | missing if missing else target
+
+
+def _defaulted_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    head = spec.get("headGroupSpec")
+    if isinstance(head, dict) and (new_head := _with(head, _HEAD_DEFAULTS)) is not head:
+        changes["headGroupSpec"] = new_head
+    groups = spec.get("workerGroupSpecs")
+    if isinstance(groups, list):
+        new_groups = [_with(group, _GROUP_DEFAULTS) if isinstance(group, dict) else group for group in groups]
+        if any(new is not old for new, old in zip(new_groups, groups, strict=True)):
+            changes["workerGroupSpecs"] = new_groups
+    options = spec.get("gcsFaultToleranceOptions")
+    if isinstance(options, dict) and (new_options := _with(options, _GCS_FT_DEFAULTS)) is not options:
+        changes["gcsFaultToleranceOptions"] = new_options
+    strategy = spec.get("upgradeStrategy")
+    if isinstance(strategy, dict) and strategy.get("type") == ru.ROLLING_UPDATE:
+        rolling = strategy.get("rollingUpdate")
+        base = {} if rolling is None else rolling
+        if isinstance(base, dict) and (new_rolling := _with(base, _ROLLING_DEFAULTS)) is not rolling:
+            changes["upgradeStrategy"] = strategy | {"rollingUpdate": new_rolling}
+    return spec | changes if changes else spec
+
+
+def apply_defaults_shared(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaulted object, sharing with ``obj`` every dict and list defaulting leaves unchanged.
+
+    Only the dicts on the way to a default are new (the object, ``spec``, the group that lacked a
+    field...), and ``obj`` itself comes back when nothing is missing. Nothing is mutated, but the
+    result must be treated as read-only: a change to a shared part would change ``obj`` too. For the
+    mutating webhook, which only diffs the result against the request: the diff then skips every
+    shared sub-object by identity instead of comparing it, and the whole-tree copy is never made.
+    """
+    if not isinstance(obj, Mapping):
+        return {}
+    source = obj if isinstance(obj, dict) else dict(obj)
+    spec = source.get("spec")
+    if not isinstance(spec, dict):
+        return source
+    new_spec = _defaulted_spec(spec)
+    return source if new_spec is spec else source | {"spec": new_spec}
 
 
 def apply_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A defaulted copy of a RayCluster object, sharing no dict or list with ``obj`` (defaults: module docstring)."""
-    if not isinstance(obj, Mapping):
-        return {}
-    result: dict[str, Any] = _copy_json(obj if isinstance(obj, dict) else dict(obj))
-    spec = result.get("spec")
-    if not isinstance(spec, dict):
-        return result
-    head = spec.get("headGroupSpec")
-    if isinstance(head, dict):
-        _set_if_missing(head, "rayStartParams", {})
-    groups = spec.get("workerGroupSpecs")
-    if isinstance(groups, list):
-        for group in groups:
-            if isinstance(group, dict):
-                _default_worker_group(group)
-    options = spec.get("gcsFaultToleranceOptions")
-    if isinstance(options, dict):
-        _set_if_missing(options, "backend", "redis")
-    strategy = spec.get("upgradeStrategy")
-    if isinstance(strategy, dict) and strategy.get("type") == ru.ROLLING_UPDATE:
-        _set_if_missing(strategy, "rollingUpdate", {})
-        rolling = strategy["rollingUpdate"]
-        if isinstance(rolling, dict):
-            _set_if_missing(rolling, "maxSurge", ru.DEFAULT_MAX_SURGE)
-            _set_if_missing(rolling, "maxUnavailable", ru.DEFAULT_MAX_UNAVAILABLE)
-            _set_if_missing(rolling, "progressDeadlineSeconds", ru.DEFAULT_PROGRESS_DEADLINE_SECONDS)
+    result: dict[str, Any] = _copy_json(apply_defaults_shared(obj))
     return result

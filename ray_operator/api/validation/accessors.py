@@ -17,6 +17,8 @@ from typing import Any
 def as_dict(value: Any) -> Mapping[str, Any] | None:
     if isinstance(value, dict):  # parsed JSON: skip the slow abstract-base-class check
         return value
+    if value is None:  # an absent field, the next most common case: no ABC check either
+        return None
     return value if isinstance(value, Mapping) else None
 
 
@@ -37,34 +39,47 @@ def as_bool(value: Any) -> bool | None:
 
 
 def get_in(obj: Any, *keys: str | int) -> Any:
-    """Walk dicts and lists; None as soon as a step does not exist or has the wrong type."""
+    """Walk dicts and lists; None as soon as a step does not exist or has the wrong type.
+
+    The hottest function of validation (dozens of calls per admission), so the type checks are
+    inlined rather than made through ``as_list``/``as_dict``.
+    """
     for key in keys:
+        if obj is None:  # an absent step: most misses end here, before any abstract-base-class check
+            return None
         if isinstance(key, int):
-            items = as_list(obj)
-            if items is None or not -len(items) <= key < len(items):
+            if not isinstance(obj, list) or not -len(obj) <= key < len(obj):
                 return None
-            obj = items[key]
+            obj = obj[key]
+        elif isinstance(obj, (dict, Mapping)):
+            obj = obj.get(key)
         else:
-            mapping = as_dict(obj)
-            if mapping is None:
-                return None
-            obj = mapping.get(key)
+            return None
     return obj
 
 
 def str_map(value: Any) -> dict[str, str]:
     """The string-valued entries of a map (others are reported by parsing)."""
-    mapping = as_dict(value) or {}
+    mapping = as_dict(value)
+    if not mapping:
+        return {}
     return {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def containers_of(template: Any) -> list[Mapping[str, Any]]:
-    return [item for item in (as_list(get_in(template, "spec", "containers")) or []) if isinstance(item, Mapping)]
+    items = get_in(template, "spec", "containers")
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, (dict, Mapping))]
 
 
 def env_entries(container: Any) -> Iterator[tuple[int, str, Any]]:
     """(index, name, value) of each well-formed env entry of a container."""
-    for index, entry in enumerate(as_list(get_in(container, "env")) or []):
-        name = as_str(get_in(entry, "name"))
-        if name is not None:
-            yield index, name, get_in(entry, "value")
+    entries = get_in(container, "env")
+    if not isinstance(entries, list):
+        return
+    for index, entry in enumerate(entries):
+        if isinstance(entry, (dict, Mapping)):
+            name = entry.get("name")
+            if isinstance(name, str):
+                yield index, name, entry.get("value")

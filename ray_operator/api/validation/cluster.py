@@ -103,19 +103,28 @@ def warn_unknown_fields(model: BaseModel, path: str, report: Report) -> None:
         report.warn(f"{path}.{key}" if path else key, "unknown field; the API server drops it")
     # ``vars(model)`` holds the declared fields only (extras live in __pydantic_extra__), in declaration order,
     # so warnings come out in a stable order. This walk runs on every admission: plain values are skipped by
-    # an exact-type check first, because isinstance() against a pydantic model class is an ABC check.
-    fields = type(model).model_fields
+    # an exact-type check first, because isinstance() against a pydantic model class is an ABC check, and the
+    # wire names of a model's fields are looked up once per model class, not on every visit.
+    aliases = _wire_names(type(model))
     for name, value in vars(model).items():
         if value is None or type(value) in _PLAIN_TYPES:
             continue
-        alias = fields[name].alias or name
-        child = f"{path}.{alias}" if path else alias
-        if isinstance(value, BaseModel):
-            warn_unknown_fields(value, child, report)
-        elif isinstance(value, list):
+        child = f"{path}.{aliases[name]}" if path else aliases[name]
+        if type(value) is list:
             for index, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     warn_unknown_fields(item, f"{child}[{index}]", report)
+        elif isinstance(value, BaseModel):
+            warn_unknown_fields(value, child, report)
 
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, dict})
+_WIRE_NAMES: dict[type[BaseModel], dict[str, str]] = {}
+
+
+def _wire_names(cls: type[BaseModel]) -> dict[str, str]:
+    """Field name -> the name it has in the JSON object (its alias), per model class (classes are fixed)."""
+    names = _WIRE_NAMES.get(cls)
+    if names is None:
+        names = _WIRE_NAMES[cls] = {name: info.alias or name for name, info in cls.model_fields.items()}
+    return names

@@ -247,7 +247,9 @@ def _check_cpu_rounding(path: str, group: Mapping[str, Any], params: dict[str, s
     has_group_cpu = any(key.lower() == "cpu" for key in group_resources)
     if c.PARAM_NUM_CPUS not in params and not has_group_cpu:
         cpu_raw = limits.get("cpu", requests.get("cpu"))
-        cpu = parse_quantity(cpu_raw)
+        # Whole CPUs written as digits (or an int) cannot warn: skip the Decimal parse, the common case.
+        whole = isinstance(cpu_raw, int) or (isinstance(cpu_raw, str) and cpu_raw.isdigit())
+        cpu = None if whole else parse_quantity(cpu_raw)
         if cpu is not None and cpu != cpu.to_integral_value():
             rounded = math.ceil(cpu)
             report.warn(
