@@ -292,12 +292,12 @@ async def test_readiness_probes_run_inside_the_pod(client: Client) -> None:
     await client.call("POST", PODS, body)
     p = await client.until("probed", ready)
     assert p["status"]["containerStatuses"][0]["ready"] is True
-    failing = {"exec": {"command": ["sh", "-c", "test -e /tmp/ready"]}, "periodSeconds": 1}
+    failing = {"exec": {"command": ["sh", "-c", "test -e /tmp/ray/ready"]}, "periodSeconds": 1}
     await client.call(
-        "POST", PODS, pod("gated", "sleep 2; touch /tmp/ready; sleep 60", container={"readinessProbe": failing})
+        "POST", PODS, pod("gated", "sleep 2; touch /tmp/ray/ready; sleep 60", container={"readinessProbe": failing})
     )
     p = await client.until("gated", running)
-    assert not ready(p)  # /tmp/ready does not exist yet: the exec probe ran in the container's own /tmp
+    assert not ready(p)  # /tmp/ray/ready does not exist yet: the exec probe ran in the container's own /tmp/ray
     await client.until("gated", ready)
 
 
