@@ -76,14 +76,22 @@ class Api:
         created: dict[str, Any] = await self.send("POST", RAYCLUSTERS.format(ns=self.namespace), body)
         return created
 
-    async def cluster(self, name: str) -> dict[str, Any] | None:
+    async def get_or_none(self, path: str) -> Any:
+        """The object at ``path``, or None when it does not exist (any other error is raised)."""
         try:
-            found: dict[str, Any] = await self.get(f"{RAYCLUSTERS.format(ns=self.namespace)}/{name}")
+            return await self.get(path)
         except ApiError as exc:
             if exc.code == 404:
                 return None
             raise
+
+    async def cluster(self, name: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await self.get_or_none(f"{RAYCLUSTERS.format(ns=self.namespace)}/{name}")
         return found
+
+    async def gone(self, name: str) -> bool:
+        """Whether the RayCluster ``name`` no longer exists."""
+        return await self.cluster(name) is None
 
     async def patch_cluster(self, name: str, patch: Any, *, json_patch: bool = False) -> dict[str, Any]:
         kind = "application/json-patch+json" if json_patch else "application/merge-patch+json"

@@ -144,19 +144,19 @@ async def run_scenarios(api: Api) -> None:
     name = "raycluster-external-redis"
     await api.delete(f"/apis/ray.io/v1/namespaces/default/rayclusters/{name}")
     job_path = f"/apis/batch/v1/namespaces/default/jobs/{name}-redis-cleanup"
-    await wait_until(lambda: _get_or_none(api, job_path), what="the Redis cleanup Job")
+    await wait_until(lambda: api.get_or_none(job_path), what="the Redis cleanup Job")
     done = {"status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}}
     await api.send("PATCH", f"{job_path}/status", done, content_type="application/merge-patch+json")
-    await wait_until(lambda: _gone(api, name), seconds=30, what="the FT cluster gone")
+    await wait_until(lambda: api.gone(name), seconds=30, what="the FT cluster gone")
     # Deleting the rest garbage-collects every child.
     for other in ("raycluster-mini", "raycluster-autoscaler", "raycluster-extras"):
         await api.delete(f"/apis/ray.io/v1/namespaces/default/rayclusters/{other}")
     for other in ("raycluster-mini", "raycluster-autoscaler", "raycluster-extras"):
-        await wait_until(lambda o=other: _gone(api, o), seconds=30, what=f"{other} gone")
+        await wait_until(lambda o=other: api.gone(o), seconds=30, what=f"{other} gone")
 
 
 async def _field(api: Api, path: str, *keys: str) -> Any:
-    value: Any = await _get_or_none(api, path)
+    value: Any = await api.get_or_none(path)
     for key in keys:
         value = (value or {}).get(key)
     return value
@@ -172,22 +172,13 @@ async def _type_is(api: Api, path: str, kind: str) -> bool:
 
 
 async def _gone_path(api: Api, path: str) -> bool:
-    return await _get_or_none(api, path) is None
+    return await api.get_or_none(path) is None
 
 
 async def _suspended(api: Api, name: str) -> bool:
     return not await api.pods(name, live_only=False) and await api.state(name) == "suspended"
 
 
-async def _get_or_none(api: Api, path: str) -> Any:
-    try:
-        return await api.get(path)
-    except Exception:
-        return None
-
-
-async def _gone(api: Api, name: str) -> bool:
-    return await api.cluster(name) is None
 
 
 async def test_every_call_is_granted_and_every_grant_is_used(

@@ -143,26 +143,17 @@ async def test_gcs_ft_deletion_runs_the_cleanup_job_then_releases_the_finalizer(
     await wait_until(lambda: api.ready(name, workers=1), what="the FT cluster ready")
     await api.delete(f"/apis/ray.io/v1/namespaces/default/rayclusters/{name}")
     job_path = f"/apis/batch/v1/namespaces/default/jobs/{name}-redis-cleanup"
-    job = await wait_until(lambda: _get_or_none(api, job_path), what="the Redis cleanup Job")
+    job = await wait_until(lambda: api.get_or_none(job_path), what="the Redis cleanup Job")
     assert await api.pods(name, live_only=False) == [], "the pods go before the cleanup runs"
     assert await api.cluster(name) is not None, "the finalizer holds the RayCluster meanwhile"
     assert job["spec"]["template"]["spec"]["containers"][0]["env"]
     # Act as the Job controller: the cleanup finished.
     done = {"status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}}
     await api.send("PATCH", f"{job_path}/status", done, content_type="application/merge-patch+json")
-    await wait_until(lambda: _gone(api, name), what="the RayCluster gone once the cleanup finished")
+    await wait_until(lambda: api.gone(name), what="the RayCluster gone once the cleanup finished")
     assert "CreatedRedisCleanupJob" in await api.reasons()
 
 
-async def _get_or_none(api: Api, path: str) -> Any:
-    try:
-        return await api.get(path)
-    except Exception:
-        return None
-
-
-async def _gone(api: Api, name: str) -> bool:
-    return await api.cluster(name) is None
 
 
 async def test_an_invalid_spec_stored_without_webhooks_leaves_running_pods_alone(
@@ -198,7 +189,7 @@ async def test_drift_is_repaired(start_operator: StackFactory, kubeconfig_path: 
     api = await mini(start_operator, kubeconfig_path, api_client)
     service_path = f"/api/v1/namespaces/default/services/{NAME}-head-svc"
     await api.delete(service_path)
-    await wait_until(lambda: _get_or_none(api, service_path), what="the head Service recreated")
+    await wait_until(lambda: api.get_or_none(service_path), what="the head Service recreated")
     # A label removed by hand from a worker comes back, and the pod is not replaced.
     worker = by_group(await api.pods(NAME))["workers"][0]
     pod_path = f"/api/v1/namespaces/default/pods/{worker['metadata']['name']}"
