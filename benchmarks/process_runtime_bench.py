@@ -154,6 +154,11 @@ async def bare_round() -> dict[str, float]:
             stop_group(worker, descendants(worker.pid))
         stop_group(head, descendants(head.pid))
         subprocess.run(["rm", "-rf", tmp], check=False)
+    return _measured(head_ready, head_mem, worker_ready, worker_mem)
+
+
+def _measured(head_ready: float, head_mem: Any, worker_ready: float, worker_mem: Any) -> dict[str, Any]:
+    """One round's figures: start seconds, PSS, RSS and process count of the head and the worker."""
     return {
         "head_s": head_ready,
         "head_pss": head_mem[0],
@@ -213,16 +218,7 @@ async def runtime_round(sb: Sandbox, session: aiohttp.ClientSession, n: int) -> 
         await call("DELETE", f"/pods/{name}")
     while rt.state()["namespaces"]:
         await asyncio.sleep(0.2)
-    return {
-        "head_s": head_ready,
-        "head_pss": head_mem[0],
-        "head_rss": head_mem[1],
-        "head_n": head_mem[2],
-        "worker_s": worker_ready,
-        "worker_pss": worker_mem[0],
-        "worker_rss": worker_mem[1],
-        "worker_n": worker_mem[2],
-    }
+    return _measured(head_ready, head_mem, worker_ready, worker_mem)
 
 
 async def main(rounds: int) -> None:

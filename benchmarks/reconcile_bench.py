@@ -349,10 +349,9 @@ class OperatorRun:
 def write_kind(entry: dict[str, Any]) -> str:
     """``POST pods``, ``PUT rayclusters/status``...: a request log entry's verb and collection."""
     parts = entry["path"].split("?")[0].strip("/").split("/")
-    after = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[2:]
-    resource = parts[parts.index("namespaces") + 2] if "namespaces" in parts else parts[-1]
+    after = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-1:]
     sub = f"/{after[2]}" if len(after) > 2 else ""
-    return f"{entry['method']} {resource}{sub}"
+    return f"{entry['method']} {after[0]}{sub}"
 
 
 async def operator_requests(api: Any) -> list[dict[str, Any]]:
