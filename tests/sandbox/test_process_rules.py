@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,15 @@ def test_probe_thresholds_count_consecutive_results() -> None:
     assert not state.record(False) and not state.record(False)
     assert state.record(False) and state.ok is False
     assert timing({}) == (0.0, 10.0, 1.0, 1, 3)
+
+
+def test_only_tmp_ray_is_private_so_an_environment_under_tmp_stays_reachable(tmp_path: Path) -> None:
+    """A checkout (and its venv) under /tmp must stay visible in pods: only Ray's /tmp/ray is private."""
+    from ray_operator.sandbox.kubelet.process.volumes import container_mounts
+
+    mounts = container_mounts(
+        directory=tmp_path / "pod", shm=tmp_path / "shm", name="ray-head", container={}, spec={}
+    )
+    targets = [m["target"] for m in mounts]
+    assert "/tmp/ray" in targets and "/tmp" not in targets
+    assert "/dev/shm" in targets
