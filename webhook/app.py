@@ -31,7 +31,9 @@ from aiohttp.web_protocol import RequestPayloadError
 from pydantic import ValidationError
 
 from ray_operator.api import constants
-from webhook.errors import error_response
+from webhook.connections import FAST_ANSWER_KEY
+from webhook.errors import error_response, status_body
+from webhook.fastpath import json_response, parse_simple_post
 from webhook.handlers import mutate_request, validate_request
 from webhook.review import (
     ADMISSION_GROUP_VERSIONS,
@@ -110,11 +112,19 @@ def build_app(
     observer: RequestObserver | None = None,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> web.Application:
-    """The webhook application: POST ``VALIDATE_PATH`` and ``MUTATE_PATH``, everything else refused."""
+    """The webhook application: POST ``VALIDATE_PATH`` and ``MUTATE_PATH``, everything else refused.
+
+    The application also carries (under ``FAST_ANSWER_KEY``) the same two endpoints for the
+    connection handler's fast path (``webhook.fastpath``); both paths answer through ``admit``.
+    """
     # ``bind()`` resolves a lazy structlog proxy once, instead of on every admission.
     log = (logger if logger is not None else structlog.get_logger("webhook")).bind()
     obs: RequestObserver = observer if observer is not None else _NoObserver()
     app = web.Application(client_max_size=max_body_bytes)
+    handlers: dict[str, Callable[[AdmissionRequest], AdmissionResponse]] = {
+        VALIDATE_PATH: lambda r: validate_request(r, rules=rules, logger=log),
+        MUTATE_PATH: lambda r: mutate_request(r, rules=rules, logger=log),
+    }
 
     def endpoint(
         path: str, handler: Callable[[AdmissionRequest], AdmissionResponse]
@@ -139,11 +149,53 @@ def build_app(
 
         return serve
 
-    app.router.add_route(
-        "*", VALIDATE_PATH, endpoint(VALIDATE_PATH, lambda r: validate_request(r, rules=rules, logger=log))
-    )
-    app.router.add_route("*", MUTATE_PATH, endpoint(MUTATE_PATH, lambda r: mutate_request(r, rules=rules, logger=log)))
+    for path, handler in handlers.items():
+        app.router.add_route("*", path, endpoint(path, handler))
+
+    paths = frozenset(handlers)
+
+    def fast_answer(data: bytes) -> tuple[bytes, int] | None:
+        request = parse_simple_post(data, paths=paths, max_body_bytes=max_body_bytes)
+        if request is None:
+            return None
+        obs.started(request.path)
+        began = time.perf_counter()
+        code: int | None = None  # stays None only if admit itself failed: aiohttp then answers
+        try:
+            code, body = admit(request.body, handlers[request.path], path=request.path, logger=log)
+            return json_response(code, body), request.consumed
+        finally:
+            obs.finished(request.path, code, time.perf_counter() - began)
+
+    app[FAST_ANSWER_KEY] = fast_answer
     return app
+
+
+def admit(
+    body: bytes, handler: Callable[[AdmissionRequest], AdmissionResponse], *, path: str, logger: Any
+) -> tuple[int, bytes]:
+    """The HTTP status and JSON body answering one request body: the review's answer (200), or a 400
+    ``Status`` when the body is not a usable AdmissionReview. Never raises for a bug in ``handler``."""
+    parsed = parse_review(body)
+    if isinstance(parsed, str):
+        logger.info("admission_request_malformed", path=path, reason=parsed)
+        return 400, status_body(400, parsed)
+    assert parsed.request is not None  # parse_review guarantees it
+    uid = parsed.request.uid
+    try:
+        return 200, AdmissionReviewResponse(apiVersion=parsed.api_version, response=handler(parsed.request)).to_json()
+    except Exception as exc:  # a bug in our handlers: still answer the review, never an HTTP 500
+        logger.exception("admission_handler_failed", admission_uid=uid)
+        failure = AdmissionResponse(
+            uid=uid,
+            allowed=False,
+            status=Status(
+                code=500,
+                reason="InternalError",
+                message=f"internal error in the ray-operator webhook ({type(exc).__name__}); see the operator log",
+            ),
+        )
+        return 200, AdmissionReviewResponse(apiVersion=parsed.api_version, response=failure).to_json()
 
 
 async def _serve(
@@ -175,27 +227,8 @@ async def _serve(
         raise _ClientGone(f"{type(exc).__name__}: {exc}") from None
     except (aiohttp.ClientError, ValueError) as exc:  # a truncated or mis-encoded body
         return _unread(400, f"could not read the request body: {type(exc).__name__}: {exc}")
-    parsed = parse_review(body)
-    if isinstance(parsed, str):
-        logger.info("admission_request_malformed", path=request.path, reason=parsed)
-        return error_response(400, parsed)
-    assert parsed.request is not None  # parse_review guarantees it
-    uid = parsed.request.uid
-    try:
-        body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=handler(parsed.request)).to_json()
-    except Exception as exc:  # a bug in our handlers: still answer the review, never an HTTP 500
-        logger.exception("admission_handler_failed", admission_uid=uid)
-        failure = AdmissionResponse(
-            uid=uid,
-            allowed=False,
-            status=Status(
-                code=500,
-                reason="InternalError",
-                message=f"internal error in the ray-operator webhook ({type(exc).__name__}); see the operator log",
-            ),
-        )
-        body = AdmissionReviewResponse(apiVersion=parsed.api_version, response=failure).to_json()
-    return web.Response(status=200, body=body, content_type="application/json")
+    code, answer = admit(body, handler, path=request.path, logger=logger)
+    return web.Response(status=code, body=answer, content_type="application/json")
 
 
 def _unread(code: int, message: str) -> web.Response:

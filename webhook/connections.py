@@ -15,7 +15,10 @@ probes, metrics) goes through ``ConnectionGate``, which:
   never finishes the handshake is closed after ``handshake_timeout`` instead of asyncio's 60 s;
 * gives aiohttp a keep-alive idle timeout and closes a connection whose request head is still
   incomplete ``read_timeout`` after its first byte (slow headers); the webhook handler applies the
-  same deadline to reading the body (``webhook.app``).
+  same deadline to reading the body (``webhook.app``);
+* offers each read to the server's ``FastAnswer``, if it has one (the webhook's, see
+  ``webhook.fastpath``), before aiohttp sees it: whole requests it answers never reach aiohttp, and
+  the first read it declines hands the connection to aiohttp for good, starting at that read.
 
 The per-connection figures are measured by ``benchmarks/webhook_connections.py`` and written in
 ``docs/performance.md``; ``tests/webhook/test_abuse.py`` keeps them under a budget.
@@ -32,7 +35,7 @@ import ssl
 from asyncio import sslproto
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -47,6 +50,18 @@ CLIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, RequestPayloa
 
 DEFAULT_TLS_READ_BUFFER_BYTES = 256 * 1024
 """asyncio's own read size, but one buffer per server instead of one per connection."""
+
+
+class FastAnswer(Protocol):
+    """Answers the request at the start of ``data`` without aiohttp: the response bytes and how many
+    bytes of ``data`` the request took, or ``None`` to leave the connection to aiohttp."""
+
+    def __call__(self, data: bytes) -> tuple[bytes, int] | None: ...
+
+
+FAST_ANSWER_KEY: web.AppKey[FastAnswer] = web.AppKey("fast_answer", FastAnswer)
+"""Where an application keeps its ``FastAnswer`` (``webhook.app.build_app`` does); the server passes
+it to the gate."""
 
 
 @dataclass(frozen=True)
@@ -104,15 +119,22 @@ class _BoundedSSLProtocol(sslproto.SSLProtocol):
 class _BoundedRequestHandler(RequestHandler):
     """aiohttp's connection handler with a deadline for each request head, counted to its first byte."""
 
-    __slots__ = ("_head_deadline", "_head_timeout", "_release")
+    __slots__ = ("_fast", "_head_deadline", "_head_timeout", "_release")
 
     def __init__(
-        self, manager: web.Server, *, head_timeout: float, release: Callable[[], None] | None, **kwargs: Any
+        self,
+        manager: web.Server,
+        *,
+        head_timeout: float,
+        release: Callable[[], None] | None,
+        fast: FastAnswer | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(manager, **kwargs)
         self._head_timeout = head_timeout
         self._head_deadline: asyncio.TimerHandle | None = None
         self._release = release
+        self._fast = fast
 
     def _waiting_for_head(self) -> bool:
         # aiohttp waits on ``_waiter`` exactly while no complete request head is queued (its own
@@ -121,6 +143,10 @@ class _BoundedRequestHandler(RequestHandler):
         return waiter is not None and not waiter.done()
 
     def data_received(self, data: bytes) -> None:
+        if self._fast is not None:
+            data = self._answer_fast(data)
+            if not data:
+                return
         super().data_received(data)
         if not self._waiting_for_head():
             if self._head_deadline is not None:
@@ -128,6 +154,32 @@ class _BoundedRequestHandler(RequestHandler):
                 self._head_deadline = None
         elif self._head_deadline is None and data:
             self._head_deadline = self._loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def _answer_fast(self, data: bytes) -> bytes:
+        """Answer the whole requests at the start of ``data``; the bytes left for aiohttp (if any, the
+        connection is aiohttp's from now on: its parser has seen nothing, so it starts at a request)."""
+        fast = self._fast
+        transport = self.transport
+        answered = False
+        while fast is not None and data and transport is not None:
+            if self._force_close or self._close or self.writing_paused:  # aiohttp's close and back-pressure
+                break
+            try:
+                result = fast(data)
+            except Exception:  # a bug in the fast path: aiohttp answers this request instead
+                structlog.get_logger("http").exception("http_fast_path_failed")
+                result = None
+            if result is None:
+                break
+            response, consumed = result
+            transport.write(response)
+            data = data[consumed:]
+            answered = True
+        if answered:  # the idle timeout counts from the last answer, as after an aiohttp response
+            self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
+        if data:
+            self._fast = None
+        return data
 
     def _head_timed_out(self) -> None:
         self._head_deadline = None
@@ -260,8 +312,10 @@ class ConnectionGate:
         *,
         ssl_context: ssl.SSLContext | None,
         loop: asyncio.AbstractEventLoop,
+        fast: FastAnswer | None = None,
     ) -> None:
         self._server = server
+        self._fast = fast
         self.limits = limits
         self._ssl = ssl_context
         self.loop = loop
@@ -294,7 +348,11 @@ class ConnectionGate:
 
     def _handler(self, *, release: Callable[[], None] | None) -> _BoundedRequestHandler:
         return _BoundedRequestHandler(
-            self._server, head_timeout=self.limits.read_timeout, release=release, **self._handler_kwargs
+            self._server,
+            head_timeout=self.limits.read_timeout,
+            release=release,
+            fast=self._fast,
+            **self._handler_kwargs,
         )
 
     def tls_protocol(self, slot: _Slot, *, handshake_timeout: float) -> _BoundedSSLProtocol:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from webhook.connections import ConnectionGate, ConnectionLimits
+from webhook.connections import FAST_ANSWER_KEY, ConnectionGate, ConnectionLimits
 from webhook.errors import json_errors
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
@@ -68,7 +68,8 @@ class _GatedSite(web.SockSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None
-        self.gate = ConnectionGate(server, self._limits, ssl_context=self._ssl_context, loop=loop)
+        fast = self._runner.app.get(FAST_ANSWER_KEY) if isinstance(self._runner, web.AppRunner) else None
+        self.gate = ConnectionGate(server, self._limits, ssl_context=self._ssl_context, loop=loop, fast=fast)
         self._server = await loop.create_server(self.gate, sock=self._sock, backlog=self._backlog)
 
 
