@@ -263,7 +263,13 @@ def run_wrk(url: str, body_file: Path, lua: Path, concurrency: int, seconds: flo
     if not match:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     requests, duration, p50, p99, errors = match.groups()
-    return {"rps": int(requests) / float(duration), "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(errors)}
+    return {
+        "requests": int(requests),
+        "rps": int(requests) / float(duration),
+        "p50_ms": float(p50),
+        "p99_ms": float(p99),
+        "errors": int(errors),
+    }
 
 
 async def _py_load(url: str, body: bytes, cafile: str, concurrency: int, seconds: float) -> dict[str, float]:
@@ -290,6 +296,7 @@ async def _py_load(url: str, body: bytes, cafile: str, concurrency: int, seconds
         elapsed = time.perf_counter() - began
     latencies.sort()
     return {
+        "requests": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1e3,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
@@ -313,6 +320,12 @@ def run_load(
 
 
 # ------------------------------------------------------------------------------ orchestration
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -459,11 +472,15 @@ def main() -> int:
                 for concurrency in (1, 32):
                     for name in servers:
                         url = f"https://127.0.0.1:{ports[name]}{paths[name][op]}"
+                        cpu_before = cpu_seconds(procs[name].pid)
                         r = run_load(url, body_file, lua, ca, concurrency, seconds, python_load=args.python_load)
+                        # The server's own CPU per answer: unlike latency, barely moved by other load.
+                        r["cpu_us"] = (cpu_seconds(procs[name].pid) - cpu_before) / max(r["requests"], 1) * 1e6
                         samples.setdefault((name, op, concurrency), []).append(r)
                         print(
                             f"  round {round_ + 1} {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s"
-                            f"  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}",
+                            f"  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  cpu {r['cpu_us']:5.0f} us/req"
+                            f"  errors {r['errors']}",
                             flush=True,
                         )
     finally:
@@ -481,14 +498,14 @@ def main() -> int:
         return ordered[len(ordered) // 2]
 
     results = {
-        key: {metric: median([r[metric] for r in runs]) for metric in ("rps", "p50_ms", "p99_ms", "errors")}
+        key: {metric: median([r[metric] for r in runs]) for metric in ("rps", "p50_ms", "p99_ms", "cpu_us", "errors")}
         for key, runs in samples.items()
     }
     print(f"\nmedians of {args.rounds} rounds")
     for (name, op, concurrency), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
         print(
             f"  {name:6} {op:8} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms"
-            f"  p99 {r['p99_ms']:7.2f} ms"
+            f"  p99 {r['p99_ms']:7.2f} ms  cpu {r['cpu_us']:5.0f} us/req"
         )
     print("\nratios (ours / floor p99: target <= 1.5; ours / kopf throughput: target >= 2.0)")
     for op in ("validate", "mutate"):
@@ -498,6 +515,7 @@ def main() -> int:
             line = (
                 f"  {op:8} c={concurrency:<3} p99 ours/floor {ours['p99_ms'] / floor['p99_ms']:5.2f}  "
                 f"throughput ours/floor {ours['rps'] / floor['rps']:5.2f}  "
+                f"cpu/req ours/floor {ours['cpu_us'] / floor['cpu_us']:5.2f}  "
                 f"(no-op rules: p99 {noop['p99_ms'] / floor['p99_ms']:5.2f}, "
                 f"throughput {noop['rps'] / floor['rps']:5.2f})"
             )
