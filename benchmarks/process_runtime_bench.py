@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -184,8 +185,14 @@ def _pod(name: str, argv: list[str], path: str, labels: dict[str, str]) -> dict[
     }
 
 
-async def runtime_round(sb: Sandbox, session: aiohttp.ClientSession, n: int) -> dict[str, float]:
+def client_ssl(sb: Sandbox) -> ssl.SSLContext | bool:
+    """The sandbox's client TLS context, or aiohttp's default (unused on plain HTTP)."""
     ctx = sb.client_ssl_context()
+    return ctx if ctx is not None else True
+
+
+async def runtime_round(sb: Sandbox, session: aiohttp.ClientSession, n: int) -> dict[str, float]:
+    ctx = client_ssl(sb)
     base = f"{sb.url}/api/v1/namespaces/default"
 
     async def call(method: str, path: str, body: Any = None) -> Any:
@@ -237,7 +244,7 @@ async def main(rounds: int) -> None:
                 },
             }
             async with session.post(
-                f"{sb.url}/api/v1/namespaces/default/services", json=svc, ssl=sb.client_ssl_context()
+                f"{sb.url}/api/v1/namespaces/default/services", json=svc, ssl=client_ssl(sb)
             ):
                 pass
             results["runtime"].append(await runtime_round(sb, session, n))
