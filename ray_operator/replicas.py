@@ -209,17 +209,20 @@ async def run_replicated_devstack(
     from ray_operator.kube.client import kube_api_client
     from ray_operator.runtime import EXIT_CRASHED, EXIT_OK
     from ray_operator.sandbox.server import Sandbox
+    from ray_operator.sandbox_rbac import operator_kubeconfig
 
     written: Path | None = None
     replicas: ReplicaSet | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="ray-operator-devstack-") as tmp:
             async with Sandbox(tls=True, port=port, kubelet=kubelet) as sb:
-                internal = sb.write_kubeconfig(Path(tmp) / "operator.kubeconfig")
-                settings = operator_settings(kubeconfig=internal, mode=mode)
+                admin = operator_settings(kubeconfig=sb.write_kubeconfig(Path(tmp) / "admin.kubeconfig"), mode=mode)
                 webhooks = mode != "controller"
-                async with kube_api_client(settings) as api_client:
-                    await install(api_client, settings, webhooks=webhooks)
+                async with kube_api_client(admin) as api_client:
+                    await install(api_client, admin, webhooks=webhooks)
+                    # Every replica is confined to config/rbac, as the Deployment's pods are (sandbox_rbac).
+                    internal = await operator_kubeconfig(sb, api_client, Path(tmp) / "operator.kubeconfig")
+                settings = operator_settings(kubeconfig=internal, mode=mode)
                 replicas = ReplicaSet(settings, count)
                 await replicas.start()
                 if not await replicas.wait_ready(stop=stop):
@@ -238,7 +241,7 @@ async def run_replicated_devstack(
                 assert chosen is not None
                 route(chosen)
                 if webhooks:
-                    async with kube_api_client(settings) as api_client:
+                    async with kube_api_client(admin) as api_client:
                         await admission_round_trip(api_client)
                 written = sb.write_kubeconfig(kubeconfig)
                 lines = [
@@ -251,7 +254,7 @@ async def run_replicated_devstack(
                 print("\n".join(lines), flush=True)
                 async with contextlib.AsyncExitStack() as stack:
                     if manifests:
-                        view = await stack.enter_async_context(applied(settings, manifests))
+                        view = await stack.enter_async_context(applied(admin, manifests))  # the user's objects
                         stack.push_async_callback(_cancelled, view)
                     following = asyncio.ensure_future(replicas.follow(route))
                     stopping = asyncio.ensure_future(stop.wait())

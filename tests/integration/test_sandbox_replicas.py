@@ -16,7 +16,14 @@ from ray_operator.settings import Settings
 from tests.integration.rayclusters import Api, sample, wait_until
 
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/ray-system/leases/ray-operator-leader"
+SERVICE_ACCOUNT = "system:serviceaccount:ray-system:ray-operator-controller-manager"
 REPLICA = re.compile(r"replica-(\d): pid (\d+), identity (\S+),")
+
+
+def kubeconfig_of(pid: int) -> str:
+    """The ``--kubeconfig`` a replica process was started with."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return argv[argv.index("--kubeconfig") + 1]
 
 
 async def test_two_replicas_one_leads_and_a_killed_leader_hands_over(tmp_path: Path) -> None:
@@ -35,6 +42,11 @@ async def test_two_replicas_one_leads_and_a_killed_leader_hands_over(tmp_path: P
                 if match := REPLICA.search(line):
                     pids[match.group(3)] = int(match.group(2))
         assert len(pids) == 2
+        for pid in pids.values():  # each replica runs as the operator's ServiceAccount, confined to config/rbac
+            async with kube_api_client(Settings(kubeconfig=kubeconfig_of(pid))) as client:
+                review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+                who = await Api(client).send("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
+                assert who["status"]["userInfo"]["username"] == SERVICE_ACCOUNT
         async with kube_api_client(Settings(kubeconfig=str(kubeconfig))) as client:
             api = Api(client)
             holder = (await api.get(LEASE))["spec"]["holderIdentity"]
@@ -66,4 +78,3 @@ def test_replicas_need_a_controller(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "--replicas needs a controller" in done.stderr
-
