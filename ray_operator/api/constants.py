@@ -375,6 +375,8 @@ class EventReason(StrEnum):
     UPDATED_POD_LABELS = "UpdatedPodLabels"
     ROLLOUT_STALLED = "RolloutStalled"
     """A RollingUpdate's new pod did not become Ready in time; the group's rollout stops (the note names the pod)."""
+    REPLACEMENT_BACK_OFF = "ReplacementBackOff"
+    """A head or worker group failed several times in a row; its next replacement waits (``controller.backoff``)."""
     RESTARTING_CLUSTER = "RestartingCluster"
     """RollingUpdate met a head change without GCS fault tolerance: every pod is recreated, as Recreate does."""
 

@@ -18,6 +18,7 @@ from ray_operator.api import constants as c
 from ray_operator.api.models import RayCluster
 from ray_operator.builders.config import BuildConfig
 from ray_operator.builders.names import ClusterRef
+from ray_operator.controller.backoff import ReplacementBackoff
 from ray_operator.controller.expectations import ScaleExpectations
 from ray_operator.controller.writes import Writer
 from ray_operator.kube.cache import Cache
@@ -73,6 +74,8 @@ class Deps:
     monotonic: Callable[[], float] = time.monotonic
     """Seconds for spacing writes (never the wall clock, which can jump)."""
     log: Any
+    backoff: ReplacementBackoff = field(default_factory=ReplacementBackoff)
+    """Failures in a row per group, which slow the replacement of pods that keep dying."""
 
 
 class StepFailed(Exception):

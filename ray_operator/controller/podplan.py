@@ -107,6 +107,8 @@ class HeadPlan:
     deletes: list[DeletePod] = field(default_factory=list)
     extra_heads: int = 0
     """How many surplus live head pods the plan deletes (more than one head is never right)."""
+    repaired: bool = False
+    """True when the plan deletes a broken head (a failure for ``controller.backoff``)."""
 
 
 def _meta(pod: Pod) -> Mapping[str, Any]:
@@ -191,6 +193,7 @@ def plan_head(*, heads: Sequence[Pod], provisioned: bool, restart_disabled: bool
     broken = [(pod, why) for pod in live if (why := unhealthy_reason(pod)) is not None]
     if broken:
         plan.deletes = [_delete(pod, why) for pod, why in broken]
+        plan.repaired = True
         return plan
     if len(live) > 1:
         keep, *extra = sorted(live, key=_age_key)

@@ -25,6 +25,8 @@ Order and rules:
 5. The **head**, then each **worker group** in spec order, then pods of groups no longer in the spec
    (deleted: KubeRay leaves them running forever). Under RollingUpdate a group with old-revision pods is
    planned by ``controller.rollout``; a stalled one gets a ``RolloutStalled`` Warning naming the pod.
+   A group (or head) whose pods keep failing has its creates held back by ``controller.backoff``, with
+   a ``ReplacementBackOff`` Warning.
 
 Creates of one pass run concurrently (bounded by ``create_concurrency``); KubeRay creates one by one,
 which makes scaling a group to 100 take 100 round trips in a row.
@@ -248,9 +250,7 @@ async def _recreate_if_changed(p: ClusterPass, heads: Sequence[Pod], everyone: S
         }
         await p.deps.writer.merge_patch(PODS, p.namespace, str(_meta(head).get("name")), patch)
         return False
-    await _delete_pods(
-        p, everyone, why="upgradeStrategy Recreate: the pod spec changed", reason=E.DELETED_POD
-    )
+    await _delete_pods(p, everyone, why="upgradeStrategy Recreate: the pod spec changed", reason=E.DELETED_POD)
     p.deps.expectations.forget_cluster(p.key)
     p.requeue(p.deps.config.short_requeue_seconds)
     return True
@@ -271,8 +271,34 @@ async def _reconcile_head(p: ClusterPass, heads: Sequence[Pod]) -> None:
         await _delete(p, delete, group=HEAD_GROUP, head=True)
     if plan.deletes:
         p.requeue(deps.config.short_requeue_seconds)
-    if plan.create:
+    if plan.repaired:
+        _failed(p, HEAD_GROUP, "The head pod")
+    if plan.create and not _backing_off(p, HEAD_GROUP):
         await _create(p, pods.build_head_pod(cluster=p.cluster, config=deps.config.build), group=HEAD_GROUP, head=True)
+    elif not plan.deletes and len(heads) == 1 and upgrades.is_ready(heads[0]):
+        deps.backoff.healthy(p.key, HEAD_GROUP)
+
+
+def _failed(p: ClusterPass, group: str, what: str) -> None:
+    """This pass replaced broken pods of ``group``: count the failure, and say when the next one waits."""
+    deps = p.deps
+    count = deps.backoff.failed(p.key, group, deps.monotonic())
+    wait = deps.backoff.delay(count)
+    if wait > 0:
+        p.warning(
+            E.REPLACEMENT_BACK_OFF,
+            A.CREATE,
+            f"{what} of RayCluster {p.key} failed {count} times in a row; its replacement waits {wait:g}s",
+        )
+
+
+def _backing_off(p: ClusterPass, group: str) -> bool:
+    """Whether ``group``'s creates wait this pass (``controller.backoff``); requeues for when they may run."""
+    remaining = p.deps.backoff.remaining(p.key, group, p.deps.monotonic())
+    if remaining <= 0:
+        return False
+    p.requeue(remaining)
+    return True
 
 
 def _warn_if_clamped(p: ClusterPass, group: WorkerGroupSpec) -> None:
@@ -322,8 +348,18 @@ async def _reconcile_group(p: ClusterPass, group: WorkerGroupSpec, members: Sequ
     _first_failure(await _bounded(deleters, limit))
     if plan.repaired:
         p.requeue(deps.config.short_requeue_seconds)
+        _failed(p, name, f"Worker group {name}")
+    if plan.creates and _backing_off(p, name):
+        return
     creators = [_pod_creator(p, _worker_body(p, name, create), group=name, head=False) for create in plan.creates]
     _first_failure(await _bounded(creators, limit))
+    if not plan.deletes and not plan.creates and _whole_and_ready(members, desired_worker_count(group)):
+        deps.backoff.healthy(p.key, name)
+
+
+def _whole_and_ready(members: Sequence[Pod], desired: int) -> bool:
+    live = [pod for pod in members if not is_terminating(pod)]
+    return len(live) >= desired and all(upgrades.is_ready(pod) for pod in live)
 
 
 def _rollout_inputs(p: ClusterPass, group: WorkerGroupSpec) -> RolloutInputs | None:

@@ -93,6 +93,7 @@ class RayClusterReconciler:
         raw = deps.caches.clusters.get(namespace, name)
         if raw is None:
             deps.expectations.forget_cluster(key)
+            deps.backoff.forget_cluster(key)
             self._written.pop(key, None)
             return Result()
         if _managed_elsewhere(raw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,37 @@ async def test_a_removed_group_loses_its_pods(
 async def _groups_are(api: Api, wanted: set[str]) -> bool:
     pods = await api.pods("raycluster-mini")
     return set(by_group(pods)) == wanted and await api.ready("raycluster-mini", workers=1)
+
+
+@pytest.mark.parametrize("template", ["workerGroupSpecs/0", "headGroupSpec"])
+async def test_pods_that_keep_failing_are_replaced_ever_more_slowly(
+    start_operator: StackFactory, kubeconfig_path: Path, api_client: Any, sandbox: Sandbox, template: str
+) -> None:
+    """Two failures are replaced at once; the third waits 10 s (``controller.backoff``), then the group recovers."""
+    assert sandbox.kubelet is not None
+    crashing = "rayproject/ray:crashing"
+    sandbox.kubelet.fake.set_image_mode(crashing, "failed")  # every pod of that image fails at once
+    await start_operator(settings=fast_settings(kubeconfig_path))
+    api = Api(api_client)
+    body = sample(MINI)
+    spec: Any = body["spec"]
+    for step in template.split("/"):
+        spec = spec[int(step)] if step.isdigit() else spec[step]
+    spec["template"]["spec"]["containers"][0]["image"] = crashing
+    before = len(sandbox.control.request_log(method="POST", path=r"/api/v1/namespaces/default/pods$"))
+    await api.create_cluster(body)
+
+    def creates() -> int:
+        """Pods created for the failing group: every pod create but the other group's one."""
+        return len(sandbox.control.request_log(method="POST", path=r"/api/v1/namespaces/default/pods$")) - before - 1
+
+    warnings = await wait_until(lambda: _events(api, "ReplacementBackOff"), seconds=20, what="a back-off warning")
+    assert warnings[0]["type"] == "Warning" and "failed 3 times in a row" in warnings[0]["note"]
+    assert "waits 10s" in warnings[0]["note"]
+    held = creates()
+    assert held == 3  # the first pod and two immediate replacements
+    await asyncio.sleep(5)
+    assert creates() == held, "no replacement during the back-off"
+    sandbox.kubelet.fake.set_image_mode(crashing, None)  # the image is fixed: the next replacement runs
+    await wait_until(lambda: api.ready("raycluster-mini", workers=1), seconds=20, what="ready after the back-off")
+    assert creates() == held + 1
