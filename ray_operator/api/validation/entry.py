@@ -19,7 +19,7 @@ from ray_operator.api.validation.accessors import as_dict
 from ray_operator.api.validation.cluster import check_spec, check_status, warn_unknown_fields
 from ray_operator.api.validation.errors import CauseType, FieldError, Report, ValidationResult, not_supported
 from ray_operator.api.validation.names import check_metadata
-from ray_operator.api.validation.paths import field_errors_from
+from ray_operator.api.validation.paths import field_errors_from, unknown_field_paths
 from ray_operator.api.validation.update import check_update, ratchet
 
 
@@ -44,11 +44,14 @@ def _validate_into(new: Mapping[str, Any], old: Mapping[str, Any] | None, report
         report.error("", CauseType.TYPE_INVALID, "a RayCluster must be a JSON object", new)
         return
     parse_errors: list[FieldError] = []
-    model: RayCluster | None = None
+    unknown: list[str] = []
     try:
-        model = RayCluster.model_validate(dict(new))
+        # extra="forbid" makes pydantic itself list the undeclared fields (warnings, below) in the same
+        # pass, instead of a second walk over the parsed model.
+        RayCluster.model_validate(new, extra="forbid")
     except pydantic.ValidationError as exc:
         parse_errors = field_errors_from(exc)
+        unknown = unknown_field_paths(exc)
     meta = new.get("metadata")
     if meta is not None and as_dict(meta) is None:
         parse_errors = [e for e in parse_errors if e.path != "metadata"]
@@ -63,8 +66,8 @@ def _validate_into(new: Mapping[str, Any], old: Mapping[str, Any] | None, report
     check_status(new, rules)
     if old is not None and isinstance(old, Mapping):
         check_update(new, old, rules)
-    if model is not None:
-        warn_unknown_fields(model, "", rules)
+    if not parse_errors:  # an object that does not parse gets its errors, not warnings about extras
+        warn_unknown_fields(unknown, rules)
     rule_paths = {error.path for error in rules.errors}
     report.errors.extend(error for error in parse_errors if error.path not in rule_paths)
     report.errors.extend(rules.errors)

@@ -83,11 +83,25 @@ _TYPE_ERRORS = {
 }
 
 
+UNKNOWN_FIELD = "extra_forbidden"
+"""The error type of a field the models do not declare, when parsed with ``extra="forbid"``."""
+
+
+def unknown_field_paths(exc: pydantic.ValidationError) -> list[str]:
+    """The paths of the undeclared fields among ``exc``'s errors (``extra="forbid"`` parsing)."""
+    return [
+        _loc_to_path(tuple(item["loc"]))[0] for item in exc.errors(include_url=False) if item["type"] == UNKNOWN_FIELD
+    ]
+
+
 def field_errors_from(exc: pydantic.ValidationError) -> list[FieldError]:
+    """Every error of ``exc`` but the unknown fields (``unknown_field_paths``) as a field error."""
     errors = []
     for item in exc.errors(include_url=False):
-        path, annotation = _loc_to_path(tuple(item["loc"]))
         kind = item["type"]
+        if kind == UNKNOWN_FIELD:
+            continue
+        path, annotation = _loc_to_path(tuple(item["loc"]))
         value = item.get("input")
         where = path.rsplit(".", 1)[-1] or "object"
         if kind == "missing":
