@@ -262,7 +262,10 @@ async def run(
         handshake_ok = handshake_ok or default_handshake
     st = state if state is not None else RuntimeState(registry=new_registry())
     if api_client_factory is None:
-        api_client_factory = functools.partial(kube_api_client, user_agent=user_agent(st.identity))
+        from ray_operator.controller.manager import watch_count
+
+        watches = watch_count(watched_namespaces(settings)) if settings.mode != "webhook" else 0
+        api_client_factory = functools.partial(kube_api_client, user_agent=user_agent(st.identity), watches=watches)
     elect = settings.mode != "webhook" and settings.leader_elect
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []

@@ -316,10 +316,10 @@ class Settings:
     kube_request_timeout_seconds: Seconds = 30.0
     """Client timeout of an API call that sets none itself (connect 10 s at most). Default 30 s."""
 
-    kube_max_connections: Count = 32
-    """Connections to the API server kept at most (watches hold one each; further requests wait for a
-    free one). Default 32: each TLS connection buffers up to 256 KiB, and more connections did not
-    converge 1,000 RayClusters faster (docs/performance.md)."""
+    kube_max_connections: Count = 8
+    """Connections to the API server for requests, on top of one per watch (nine per watched namespace);
+    further requests wait for a free one. Default 8: each TLS connection buffers up to 256 KiB, and 8
+    converged 1,000 RayClusters as fast as 23 or 91 did (docs/performance.md)."""
 
     shutdown_timeout_seconds: SecondsOrZero = 5.0
     """How long in-flight requests may finish after SIGTERM before connections are closed.

@@ -33,7 +33,7 @@ import structlog
 
 from ray_operator.controller.context import Caches, Deps, ReconcilerConfig
 from ray_operator.controller.expectations import ScaleExpectations
-from ray_operator.controller.kinds import CHILD_KINDS, RAYCLUSTERS, owner_cluster_key
+from ray_operator.controller.kinds import CHILD_KINDS, RAYCLUSTERS, compact, owner_cluster_key
 from ray_operator.controller.queue import QueueObserver, WorkQueue
 from ray_operator.controller.reconciler import RayClusterReconciler
 from ray_operator.controller.workers import ReconcileObserver, Workers
@@ -63,6 +63,11 @@ def spec_or_metadata_changed(event: CacheEvent) -> bool:
         return True
     old, new = _meta(event.old), _meta(event.new)
     return any(old.get(key) != new.get(key) for key in _WATCHED_METADATA)
+
+
+def watch_count(namespaces: Sequence[str] | None) -> int:
+    """The watches a controller keeps open: one per watched kind per namespace (one for all namespaces)."""
+    return (1 + len(CHILD_KINDS)) * (len(namespaces) if namespaces else 1)
 
 
 class RayClusterController:
@@ -116,7 +121,7 @@ class RayClusterController:
             "config": reflector_config,
             "observer": reflector_observer,
         }
-        self.reflectors = [Reflector(resource=RAYCLUSTERS, cache=self.caches.clusters, **common)]
+        self.reflectors = [Reflector(resource=RAYCLUSTERS, cache=self.caches.clusters, transform=compact, **common)]
         for kind in CHILD_KINDS:
             self.reflectors.append(
                 Reflector(

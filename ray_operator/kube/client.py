@@ -78,12 +78,19 @@ def _with_default_timeout(api_client: Any, *, total: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def kube_api_client(settings: ClientSettings, *, user_agent: str = USER_AGENT) -> AsyncIterator[Any]:
-    """A kubernetes_asyncio ``ApiClient``: ``--kubeconfig``, else in-cluster, else ``$KUBECONFIG``/~/.kube/config."""
+async def kube_api_client(
+    settings: ClientSettings, *, user_agent: str = USER_AGENT, watches: int = 0
+) -> AsyncIterator[Any]:
+    """A kubernetes_asyncio ``ApiClient``: ``--kubeconfig``, else in-cluster, else ``$KUBECONFIG``/~/.kube/config.
+
+    A watch holds a pooled connection for as long as it runs, so the pool has one for each of the
+    caller's ``watches`` on top of ``kube_max_connections`` for requests: however many namespaces are
+    watched, requests always find a connection.
+    """
     from kubernetes_asyncio import client, config
 
     configuration = client.Configuration()
-    configuration.connection_pool_maxsize = settings.kube_max_connections
+    configuration.connection_pool_maxsize = settings.kube_max_connections + watches
     try:
         if settings.kubeconfig:
             if not os.path.isfile(settings.kubeconfig):  # noqa: ASYNC240  # one stat, once, at start-up
