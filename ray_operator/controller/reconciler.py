@@ -72,8 +72,6 @@ class _WrittenStatus:
     """The resourceVersion the write was sent against (what a stale cache still shows)."""
     resource_version: str | None
     """The resourceVersion the write produced."""
-    at: float
-    """``Deps.monotonic()`` when it was written."""
 
 
 class RayClusterReconciler:
@@ -84,7 +82,9 @@ class RayClusterReconciler:
         self.passes = 0
         """Reconciles run so far (every key, every outcome)."""
         self._written: dict[str, _WrittenStatus] = {}
-        """The last status written per cluster: the cache may not show it yet when the next pass runs."""
+        """The last status written per cluster, until the cache shows it (dropped then: bounded memory)."""
+        self._written_at: dict[str, float] = {}
+        """When each cluster's status was last written, for ``status_write_interval_seconds``."""
 
     async def reconcile(self, key: str) -> Result:
         deps = self._deps
@@ -95,6 +95,7 @@ class RayClusterReconciler:
             deps.expectations.forget_cluster(key)
             deps.backoff.forget_cluster(key)
             self._written.pop(key, None)
+            self._written_at.pop(key, None)
             return Result()
         if _managed_elsewhere(raw):
             return Result()
@@ -159,26 +160,34 @@ class RayClusterReconciler:
             reconcile_error=failure,
         )
         old = p.raw.get("status")
-        if not status_changed(old if isinstance(old, Mapping) else None, new):
+        cached = old if isinstance(old, Mapping) else None
+        if not status_changed(cached, new):
             return
+        seen_rv = p.raw.get("metadata", {}).get("resourceVersion")
         written = self._written.get(p.key)
+        if written is not None and seen_rv != written.based_on:
+            # The cache moved past the version our write replaced: it shows our write (or newer), so the
+            # cached status is the one to compare with, and the copy is no longer needed.
+            del self._written[p.key]
+            written = None
         if written is not None and not status_changed(written.status, new):
             return  # written by the previous pass; the cache has not caught up yet
-        if written is not None and status_can_wait(written.status, new):
-            wait = written.at + deps.config.status_write_interval_seconds - deps.monotonic()
+        previous = written.status if written is not None else cached
+        last_write = self._written_at.get(p.key)
+        if previous is not None and last_write is not None and status_can_wait(previous, new):
+            wait = last_write + deps.config.status_write_interval_seconds - deps.monotonic()
             if wait > 0:
                 p.requeue(wait)  # pods coming up one by one: fold their progress into one write
                 return
         base = p.raw
-        seen_rv = p.raw.get("metadata", {}).get("resourceVersion")
         if written is not None and seen_rv == written.based_on:
             # The cache still shows the object as it was before our own last write: writing against
             # that resourceVersion could only earn a 409. The write's answer is the newer version.
             base = {**p.raw, "metadata": {**p.raw["metadata"], "resourceVersion": written.resource_version}}
         updated = await deps.writer.replace_status(base, new)
+        self._written_at[p.key] = deps.monotonic()
         self._written[p.key] = _WrittenStatus(
             status=new,
-            at=deps.monotonic(),
             based_on=base.get("metadata", {}).get("resourceVersion"),
             resource_version=(updated.get("metadata") or {}).get("resourceVersion"),
         )
