@@ -5,7 +5,7 @@ event routing (which RayCluster an object's change wakes) agree on every kind.
 
 What is cached, and why (reference §2.1, §7.8):
 
-* **RayClusters**: all of them in the watched namespaces.
+* **RayClusters**: all of them in the watched namespaces, stored ``compact``: interned, like every kind.
 * **Pods**: those a RayCluster controls, or that carry ``ray.io/node-type`` — no server-side label
   selector, so a pod whose labels were edited by hand stays visible (and is repaired) instead of
   vanishing from the cache and being replaced by a second pod. Only what the reconciler reads is
@@ -42,6 +42,7 @@ __all__ = [
     "SERVICES",
     "SERVICE_ACCOUNTS",
     "ChildKind",
+    "compact",
     "object_path",
     "owner_cluster_key",
     "slim_pod",
@@ -88,12 +89,14 @@ def _ray_pod(obj: Mapping[str, Any]) -> bool:
     return _controlled_by_a_raycluster(obj) or (isinstance(labels, Mapping) and c.RAY_NODE_TYPE_LABEL in labels)
 
 
-_POD_SPEC_KEPT = ("restartPolicy", "nodeName", "hostname", "subdomain")
+_POD_SPEC_KEPT = ("restartPolicy",)
 _CONTAINER_KEPT = ("name", "image")
 _POD_METADATA_DROPPED = ("managedFields",)
 _POD_STATUS_KEPT = ("phase", "reason", "message", "podIP", "hostIP", "startTime")
 _CONDITION_KEPT = ("type", "status", "reason", "message", "lastTransitionTime")
-_CONTAINER_STATUS_KEPT = ("name", "ready", "started", "restartCount", "state", "lastState")
+_CONTAINER_STATES_KEPT = ("waiting", "terminated")
+"""A container's state only when it says why it is not running: ``running`` carries a start time nobody reads."""
+_CONTAINER_STATE_KEPT = ("reason", "message", "exitCode", "signal")
 
 
 _UNIQUE_VALUES = frozenset(
@@ -118,14 +121,24 @@ def _interned(value: Any, key: str = "") -> Any:
     return value
 
 
+def compact(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the cache keeps of a RayCluster or a child other than a pod: the whole object but
+    ``managedFields``, with keys and repeated strings interned (``_interned``). Every RayCluster of a
+    fleet repeats the same keys, images and settings, so interning halves what each one costs."""
+    stored: dict[str, Any] = _interned(drop_managed_fields(obj))
+    return stored
+
+
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The part of a pod the reconciler reads: identity, labels, annotations, owners, status.
 
-    Of the spec only container names and images, the restart policy and placement are kept
-    (``builders.health`` reads the first two); of the status the phase, IPs, conditions and container
-    states (pod health, rollouts and the cluster status read them), without image IDs, container IDs,
-    the IP lists that repeat ``podIP`` and ``hostIP``, empty values, and the conditions that are True
-    other than ``Ready`` (nothing reads them; a False one explains a stuck pod, so it stays).
+    Of the spec only container names and images and the restart policy are kept (``builders.health``
+    reads them); of the status the phase, IPs, conditions and, per container, its name and why it is
+    waiting or terminated (pod health and the cluster status read them). Left out, because no code
+    reads them: init containers and their statuses, placement, image and container IDs, start times,
+    restart counts, the previous state, the IP lists that repeat ``podIP`` and ``hostIP``, empty
+    values, and the conditions that are True other than ``Ready`` (a False one explains a stuck pod,
+    so it stays).
     """
     meta = pod.get("metadata")
     spec = pod.get("spec")
@@ -137,14 +150,11 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
         slim["metadata"] = kept_meta
     if isinstance(spec, Mapping):
         kept: dict[str, Any] = {k: spec[k] for k in _POD_SPEC_KEPT if k in spec}
-        for field in ("initContainers", "containers"):
-            containers = spec.get(field)
-            if isinstance(containers, list):
-                kept[field] = [
-                    {k: item[k] for k in _CONTAINER_KEPT if k in item}
-                    for item in containers
-                    if isinstance(item, Mapping)
-                ]
+        containers = spec.get("containers")
+        if isinstance(containers, list):
+            kept["containers"] = [
+                {k: item[k] for k in _CONTAINER_KEPT if k in item} for item in containers if isinstance(item, Mapping)
+            ]
         slim["spec"] = _interned(kept)
     status = pod.get("status")
     if isinstance(status, Mapping):
@@ -167,10 +177,23 @@ def _slim_pod_status(status: Mapping[str, Any]) -> dict[str, Any]:
             for c in conditions
             if isinstance(c, Mapping) and (c.get("type") == "Ready" or c.get("status") != "True")
         ]
-    for field in ("initContainerStatuses", "containerStatuses"):
-        containers = status.get(field)
-        if isinstance(containers, list):
-            slim[field] = [_without_empty(c, _CONTAINER_STATUS_KEPT) for c in containers if isinstance(c, Mapping)]
+    containers = status.get("containerStatuses")
+    if isinstance(containers, list):
+        slim["containerStatuses"] = [_slim_container_status(c) for c in containers if isinstance(c, Mapping)]
+    return slim
+
+
+def _slim_container_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    slim: dict[str, Any] = {"name": status.get("name")}
+    state = status.get("state")
+    if isinstance(state, Mapping):
+        kept = {
+            key: _without_empty(detail, _CONTAINER_STATE_KEPT)
+            for key in _CONTAINER_STATES_KEPT
+            if isinstance(detail := state.get(key), Mapping)
+        }
+        if kept:
+            slim["state"] = kept
     return slim
 
 
@@ -185,7 +208,7 @@ class ChildKind:
     label_selector: str | None = None
     keep_pods: bool = False
     """Keep pods a RayCluster controls *or* that carry ``ray.io/node-type`` (see the module docstring)."""
-    transform: Callable[[dict[str, Any]], dict[str, Any]] = drop_managed_fields
+    transform: Callable[[dict[str, Any]], dict[str, Any]] = compact
     """What of each kept object the cache stores."""
 
     def keep(self, obj: Mapping[str, Any]) -> bool:

@@ -64,17 +64,34 @@ def test_slim_pod_keeps_what_the_reconciler_reads() -> None:
     status = pod["status"]
     assert slim["status"]["phase"] == status["phase"] and slim["status"]["podIP"] == status["podIP"]
     assert slim["status"]["conditions"] == status["conditions"]
-    assert slim["status"]["containerStatuses"] == [
-        {k: v for k, v in c.items() if k not in ("image", "imageID", "containerID")}
-        for c in status["containerStatuses"]
-    ]
-    assert slim["spec"]["restartPolicy"] == pod["spec"]["restartPolicy"]
-    assert slim["spec"]["nodeName"] == "sandbox-node"
-    assert [c["name"] for c in slim["spec"]["containers"]] == [c["name"] for c in pod["spec"]["containers"]]
-    assert [c["image"] for c in slim["spec"]["containers"]] == [c["image"] for c in pod["spec"]["containers"]]
-    assert [c["name"] for c in slim["spec"].get("initContainers", [])] == [
-        c["name"] for c in pod["spec"].get("initContainers", [])
-    ]
+    # Running containers: their names only (a running state's start time is read by nothing).
+    assert slim["status"]["containerStatuses"] == [{"name": c["name"]} for c in status["containerStatuses"]]
+    assert slim["spec"] == {
+        "restartPolicy": pod["spec"]["restartPolicy"],
+        "containers": [{"name": c["name"], "image": c["image"]} for c in pod["spec"]["containers"]],
+    }  # no placement, no init containers: nothing reads them
+
+
+def test_slim_pod_keeps_why_a_container_waits_or_terminated() -> None:
+    pod = running_worker()
+    name = pod["spec"]["containers"][0]["name"]
+    pod["status"]["containerStatuses"][0].update(
+        state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting"}},
+        lastState={"terminated": {"exitCode": 1, "reason": "Error", "startedAt": "t0", "finishedAt": "t1"}},
+    )
+    pod["status"]["initContainerStatuses"] = [{"name": "wait-gcs-ready", "state": {"terminated": {"exitCode": 0}}}]
+    slim = slim_pod(copy.deepcopy(pod))
+    assert slim["status"]["containerStatuses"][0] == {
+        "name": name,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting"}},
+    }
+    assert "initContainerStatuses" not in slim["status"]
+    pod["status"]["containerStatuses"][0]["state"] = {
+        "terminated": {"exitCode": 137, "signal": 9, "reason": "OOMKilled", "finishedAt": "t2", "containerID": "x"}
+    }
+    assert slim_pod(copy.deepcopy(pod))["status"]["containerStatuses"][0]["state"] == {
+        "terminated": {"exitCode": 137, "signal": 9, "reason": "OOMKilled"}
+    }
 
 
 def test_slim_pod_gives_the_same_health_decision() -> None:
@@ -122,3 +139,29 @@ def test_slim_pod_keeps_ready_and_the_conditions_that_say_why_a_pod_is_stuck() -
             "message": "containers with unready status",
         },
     ]
+
+
+def test_compact_keeps_the_whole_object_but_managed_fields_and_shares_repeated_strings() -> None:
+    from ray_operator.controller.kinds import compact
+
+    cluster: dict[str, Any] = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "samples" / "ray_v1_raycluster.complete.yaml").read_text()
+    )
+    cluster["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Update"}]
+    wanted = copy.deepcopy(cluster)
+    del wanted["metadata"]["managedFields"]
+    first, second = compact(json.loads(json.dumps(cluster))), compact(json.loads(json.dumps(cluster)))
+    assert first == wanted
+    # Two clusters parsed apart share their strings once compacted: keys and values alike.
+    first_spec, second_spec = first["spec"]["headGroupSpec"], second["spec"]["headGroupSpec"]
+    assert next(k for k in first_spec if k == "template") is next(k for k in second_spec if k == "template")
+    first_image = first_spec["template"]["spec"]["containers"][0]["image"]
+    assert first_image is second_spec["template"]["spec"]["containers"][0]["image"]
+
+
+def test_every_other_kind_is_cached_compact() -> None:
+    from ray_operator.controller.kinds import compact
+
+    assert {kind.name for kind in CHILD_KINDS if kind.transform is compact} == {
+        kind.name for kind in CHILD_KINDS if kind.name != "pods"
+    }
