@@ -64,8 +64,9 @@ class EventRecorderConfig:
     """Writes allowed at once before the rate applies. Default 100."""
     max_pending: int = 1000
     """New Events waiting to be created; more are dropped and counted. Default 1000."""
-    max_series: int = 4096
-    """Series remembered for aggregation; the least recently seen written one is forgotten first. Default 4096."""
+    max_series: int = 2048
+    """Series remembered for aggregation; the least recently seen written one is forgotten first. Default 2048:
+    room for ``max_pending`` new Events and as many repeats being counted, at about 0.5 KiB each."""
     max_attempts: int = 3
     """Tries per write before it is given up (logged, counted). Default 3."""
     max_in_flight: int = 16
@@ -83,7 +84,7 @@ class EventRecorderConfig:
             raise ValueError("max_attempts and series_window_seconds must be positive")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ObjectReference:
     """What an Event is about (``regarding``) or also involves (``related``)."""
 
@@ -133,7 +134,7 @@ _Key = tuple[str, str, str, str, str, str, str, str, str]
 """(apiVersion, kind, namespace, name, uid) of regarding, then type, reason, action, note."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: up to max_series of them live for the process's lifetime
 class _Series:
     key: _Key
     regarding: ObjectReference
